@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Palisade builds and tests with. Idempotent: when
+# everything is present it prints nothing and touches nothing.
+#
+#   scripts/install-deps.sh            packages for building and the unit tests
+#   scripts/install-deps.sh bench      also the benchmark tools
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ make pkg-config
+  libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
+)
+if [[ "${1:-}" == "bench" ]]; then
+  packages+=(hyperfine)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+if [[ $(id -u) -ne 0 ]]; then
+  sudo=sudo
+else
+  sudo=
+fi
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has no package lists; an old one may have stale ones.
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
