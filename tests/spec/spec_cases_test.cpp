@@ -3,11 +3,13 @@
 // the NetworkPolicy specification (tests/spec/README.md describes the format); every ordered
 // pair of pods, for every probed protocol and port, must get the verdict the case expects.
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cctype>
 #include <cstdint>
 #include <filesystem>
@@ -272,6 +274,7 @@ Result<std::vector<fs::path>> manifestPaths(const SpecCase& spec_case,
 
 struct LoadedCase {
   Expectation expectation;
+  std::vector<fs::path> paths;
   policy::Manifest manifest;
 };
 
@@ -288,7 +291,7 @@ Result<LoadedCase> loadCase(const SpecCase& spec_case) {
   if (!manifest) {
     return std::unexpected(manifest.error());
   }
-  return LoadedCase{std::move(*expectation), std::move(*manifest)};
+  return LoadedCase{std::move(*expectation), std::move(*paths), std::move(*manifest)};
 }
 
 std::vector<SpecCase> discoverCases() {
@@ -399,6 +402,74 @@ TEST_P(SpecCaseTest, OracleMatchesTheExpectedReachability) {
   }
   EXPECT_TRUE(problems.empty()) << GetParam().name << ": " << loaded->expectation.description
                                 << "\n" << problems.size() << " problem(s):" << report.str();
+}
+
+// Runs `command` and returns what it printed on standard output, or an error.
+Result<std::string> runCommand(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    return policy::fail("cannot run " + command);
+  }
+  std::string output;
+  char buffer[65536];
+  size_t n = 0;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    output.append(buffer, n);
+  }
+  const int status = pclose(pipe);
+  if (status != 0) {
+    return policy::fail(command + " exited with status " + std::to_string(status));
+  }
+  return output;
+}
+
+std::string shellQuoted(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) {
+    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return quoted + "'";
+}
+
+template <class T>
+std::string joined(const std::vector<T>& values) {
+  std::string out;
+  for (const T& value : values) {
+    std::ostringstream text;
+    text << value;
+    out += (out.empty() ? "" : ",") + text.str();
+  }
+  return out;
+}
+
+// The same expectations, through the palisadectl binary's JSON output, so that
+// what users run is held to the specification too.
+TEST_P(SpecCaseTest, PalisadectlMatrixJsonMatchesTheExpectedReachability) {
+  auto loaded = loadCase(GetParam());
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
+  for (const Probe& probe : loaded->expectation.probes) {
+    std::vector<std::string> protocols;
+    for (Protocol protocol : probe.protocols) {
+      protocols.emplace_back(policy::toString(protocol));
+    }
+    std::string command = std::string(PALISADECTL) + " matrix -o json --ports " +
+                          joined(probe.ports) + " --protocols " + joined(protocols);
+    for (const fs::path& path : loaded->paths) {
+      command += " -f " + shellQuoted(path.string());
+    }
+    Result<std::string> output = runCommand(command);
+    ASSERT_TRUE(output.has_value()) << output.error().message;
+    const nlohmann::json results = nlohmann::json::parse(*output).at("results");
+    EXPECT_EQ(results.size(), probe.allowed.size() * probe.protocols.size() * probe.ports.size())
+        << probe.where;
+    for (const nlohmann::json& entry : results) {
+      const auto key = std::pair{entry.at("from").get<std::string>(), entry.at("to").get<std::string>()};
+      const auto expected = probe.allowed.find(key);
+      ASSERT_NE(expected, probe.allowed.end()) << probe.where << ": unexpected pair " << entry;
+      EXPECT_EQ(entry.at("allowed").get<bool>(), expected->second)
+          << GetParam().name << " " << probe.where << ": " << entry.dump();
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Corpus, SpecCaseTest, testing::ValuesIn(discoverCases()), testName);
