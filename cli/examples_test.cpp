@@ -22,7 +22,7 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using testing::run;
 
-const std::string kExamples = std::string(PALISADE_SOURCE_DIR) + "/examples";
+const std::string kExamples = std::string(PALISADE_SOURCE_DIR) + "/examples/cluster";
 
 // "TCP/8080 shop-prod/frontend -> shop-prod/backend"
 using Flows = std::set<std::string>;
