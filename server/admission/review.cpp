@@ -1,0 +1,514 @@
+#include "server/admission/review.h"
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <utility>
+
+#include <simdjson.h>
+
+namespace palisade::server {
+namespace {
+
+using nlohmann::json;
+
+// The apiserver shows at most this many characters of a warning ("Limit
+// warnings to 120 characters if possible", AdmissionResponse.warnings in
+// k8s.io/api/admission/v1). Counted in bytes, which is never more generous than
+// counting characters.
+constexpr size_t kMaxWarningBytes = 120;
+constexpr std::string_view kEllipsis = "\xE2\x80\xA6";  // U+2026 "…", 3 bytes in UTF-8
+
+// Deeper documents are refused by the parser: copying, diffing and dumping a
+// json value recurse once per level, and a body of 8 MiB of '[' would
+// otherwise exhaust a worker's stack. Kubernetes objects are nowhere near
+// this deep.
+constexpr size_t kMaxNestingDepth = 512;
+// A worker keeps its parser's buffers between requests up to this size; a
+// larger review gets a parser of its own, so that one 8 MiB request does not
+// pin megabytes in every thread for good.
+constexpr size_t kReusedParserCapacity = 256 * 1024;
+constexpr size_t kInitialParserCapacity = 16 * 1024;
+
+// Thrown inside this file only and turned into an Error by
+// parseAdmissionReview: it keeps the field readers free of error plumbing.
+struct ReviewError {
+  std::string message;
+};
+
+std::string_view typeName(const json& value) {
+  switch (value.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return "integer";
+    case json::value_t::number_float:
+      return "number";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::object:
+      return "object";
+    default:
+      return "binary";
+  }
+}
+
+[[noreturn]] void failAt(std::string_view path, std::string_view message) {
+  throw ReviewError{std::string(path) + ": " + std::string(message)};
+}
+
+[[noreturn]] void wrongType(std::string_view path, std::string_view expected, const json& got) {
+  failAt(path, "expected " + std::string(expected) + ", got " + std::string(typeName(got)));
+}
+
+std::string childPath(std::string_view parent, std::string_view name) {
+  return std::string(parent) + "." + std::string(name);
+}
+
+// The member `name` of `object`, or nullptr when absent or null: the
+// apiserver's decoder treats both alike.
+const json* member(const json& object, std::string_view name) {
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) {
+    return nullptr;
+  }
+  return &*it;
+}
+
+std::string stringField(const json& object, std::string_view name, std::string_view path) {
+  const json* value = member(object, name);
+  if (!value) {
+    return {};
+  }
+  if (!value->is_string()) {
+    wrongType(childPath(path, name), "string", *value);
+  }
+  return value->get<std::string>();
+}
+
+const json* objectField(const json& object, std::string_view name, std::string_view path) {
+  const json* value = member(object, name);
+  if (value && !value->is_object()) {
+    wrongType(childPath(path, name), "object", *value);
+  }
+  return value;
+}
+
+std::vector<std::string> stringListField(const json& object, std::string_view name,
+                                         std::string_view path) {
+  std::vector<std::string> strings;
+  const json* value = member(object, name);
+  if (!value) {
+    return strings;
+  }
+  const std::string list_path = childPath(path, name);
+  if (!value->is_array()) {
+    wrongType(list_path, "array of strings", *value);
+  }
+  for (size_t i = 0; i < value->size(); ++i) {
+    const json& element = (*value)[i];
+    if (!element.is_string()) {
+      failAt(list_path, "expected array of strings, element " + std::to_string(i) + " is " +
+                            std::string(typeName(element)));
+    }
+    strings.push_back(element.get<std::string>());
+  }
+  return strings;
+}
+
+GroupVersionKind readGroupVersionKind(const json& object, std::string_view name,
+                                      std::string_view path) {
+  GroupVersionKind gvk;
+  if (const json* value = objectField(object, name, path)) {
+    const std::string gvk_path = childPath(path, name);
+    gvk.group = stringField(*value, "group", gvk_path);
+    gvk.version = stringField(*value, "version", gvk_path);
+    gvk.kind = stringField(*value, "kind", gvk_path);
+  }
+  return gvk;
+}
+
+GroupVersionResource readGroupVersionResource(const json& object, std::string_view name,
+                                              std::string_view path) {
+  GroupVersionResource gvr;
+  if (const json* value = objectField(object, name, path)) {
+    const std::string gvr_path = childPath(path, name);
+    gvr.group = stringField(*value, "group", gvr_path);
+    gvr.version = stringField(*value, "version", gvr_path);
+    gvr.resource = stringField(*value, "resource", gvr_path);
+  }
+  return gvr;
+}
+
+Operation readOperation(const json& request) {
+  constexpr std::string_view kPath = "request.operation";
+  const json* value = member(request, "operation");
+  if (!value) {
+    failAt(kPath, "required");
+  }
+  if (!value->is_string()) {
+    wrongType(kPath, "string", *value);
+  }
+  const auto& text = value->get_ref<const std::string&>();
+  for (Operation operation :
+       {Operation::kCreate, Operation::kUpdate, Operation::kDelete, Operation::kConnect}) {
+    if (text == toString(operation)) {
+      return operation;
+    }
+  }
+  failAt(kPath, "unsupported value \"" + text + "\": expected CREATE, UPDATE, DELETE or CONNECT");
+}
+
+// Moves request[name] out: the objects are the bulk of a review and are not
+// needed twice.
+json takeObject(json& request, std::string_view name) {
+  auto it = request.find(name);
+  if (it == request.end() || it->is_null()) {
+    return nullptr;
+  }
+  if (!it->is_object()) {
+    wrongType(childPath("request", name), "object", *it);
+  }
+  return std::move(*it);
+}
+
+// nlohmann/json's own parser reads a few dozen MB/s, which made parsing most
+// of an admission's cost; simdjson reads the same text an order of magnitude
+// faster, and the DOM the admission logic works on is built from its result.
+json toJson(simdjson::dom::element element) {
+  switch (element.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      json object = json::object();
+      for (const simdjson::dom::key_value_pair field : simdjson::dom::object(element)) {
+        // Repeated keys: the last one wins, as with Go's encoding/json.
+        object[std::string(field.key)] = toJson(field.value);
+      }
+      return object;
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      json array = json::array();
+      for (const simdjson::dom::element value : simdjson::dom::array(element)) {
+        array.push_back(toJson(value));
+      }
+      return array;
+    }
+    case simdjson::dom::element_type::STRING:
+      return std::string(std::string_view(element));
+    case simdjson::dom::element_type::INT64:
+      return int64_t(element);
+    case simdjson::dom::element_type::UINT64:
+      return uint64_t(element);
+    case simdjson::dom::element_type::DOUBLE:
+      return double(element);
+    case simdjson::dom::element_type::BOOL:
+      return bool(element);
+    case simdjson::dom::element_type::NULL_VALUE:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+// Which parts of an admitted object are turned into a json value. Building
+// that DOM was most of an admission's CPU time, and the apiserver sends parts
+// no decision reads: metadata.managedFields (often outweighing the rest), and
+// the spec and status of Pods and Namespaces, which the taxonomy never looks at.
+enum class ObjectParts { kAll, kMetadataOnly };
+
+ObjectParts partsNeeded(simdjson::dom::element request) {
+  std::string_view group;
+  std::string_view kind;
+  simdjson::dom::element gvk;
+  if (request["kind"].get(gvk) != simdjson::SUCCESS ||
+      gvk["group"].get(group) != simdjson::SUCCESS ||
+      gvk["kind"].get(kind) != simdjson::SUCCESS) {
+    return ObjectParts::kAll;
+  }
+  return group.empty() && (kind == "Pod" || kind == "Namespace") ? ObjectParts::kMetadataOnly
+                                                                  : ObjectParts::kAll;
+}
+
+json metadataToJson(simdjson::dom::element metadata) {
+  json out = json::object();
+  for (const simdjson::dom::key_value_pair field : simdjson::dom::object(metadata)) {
+    if (field.key != "managedFields") {
+      out[std::string(field.key)] = toJson(field.value);
+    }
+  }
+  return out;
+}
+
+// The pod fields a decision may read besides metadata: scalars, cheap to keep.
+constexpr std::string_view kKeptPodSpecFields[] = {"hostNetwork", "nodeName"};
+
+json objectToJson(simdjson::dom::element element, ObjectParts parts) {
+  if (element.type() != simdjson::dom::element_type::OBJECT) {
+    return toJson(element);
+  }
+  json object = json::object();
+  for (const simdjson::dom::key_value_pair field : simdjson::dom::object(element)) {
+    if (field.key == "metadata" && field.value.type() == simdjson::dom::element_type::OBJECT) {
+      object["metadata"] = metadataToJson(field.value);
+    } else if (parts == ObjectParts::kAll || field.key == "apiVersion" || field.key == "kind") {
+      object[std::string(field.key)] = toJson(field.value);
+    } else if (field.key == "spec" && field.value.type() == simdjson::dom::element_type::OBJECT) {
+      json spec = json::object();
+      for (std::string_view name : kKeptPodSpecFields) {
+        simdjson::dom::element value;
+        if (field.value[name].get(value) == simdjson::SUCCESS) {
+          spec[std::string(name)] = toJson(value);
+        }
+      }
+      object["spec"] = std::move(spec);
+    }
+  }
+  return object;
+}
+
+json reviewToJson(simdjson::dom::element root) {
+  simdjson::dom::element request;
+  if (root.type() != simdjson::dom::element_type::OBJECT ||
+      root["request"].get(request) != simdjson::SUCCESS ||
+      request.type() != simdjson::dom::element_type::OBJECT) {
+    return toJson(root);  // readReview says what is wrong with it
+  }
+  json review = json::object();
+  for (const simdjson::dom::key_value_pair field : simdjson::dom::object(root)) {
+    if (field.key != "request") {
+      review[std::string(field.key)] = toJson(field.value);
+    }
+  }
+  const ObjectParts parts = partsNeeded(request);
+  json body = json::object();
+  for (const simdjson::dom::key_value_pair field : simdjson::dom::object(request)) {
+    const bool is_object = field.key == "object" || field.key == "oldObject";
+    body[std::string(field.key)] =
+        is_object ? objectToJson(field.value, parts) : toJson(field.value);
+  }
+  review["request"] = std::move(body);
+  return review;
+}
+
+policy::Result<json> parseJson(std::string_view body) {
+  // parse() grows a parser's buffers to the largest document it has seen and
+  // keeps them, so a worker allocates for parsing only while reviews grow.
+  thread_local std::optional<simdjson::dom::parser> reused;
+  std::optional<simdjson::dom::parser> own;
+  simdjson::dom::parser* parser = nullptr;
+  if (body.size() <= kReusedParserCapacity) {
+    if (!reused) {
+      reused.emplace(kReusedParserCapacity);
+      if (reused->allocate(kInitialParserCapacity, kMaxNestingDepth) != simdjson::SUCCESS) {
+        reused.reset();
+        return policy::fail("request body cannot be parsed: out of memory");
+      }
+    }
+    parser = &*reused;
+  } else {
+    parser = &own.emplace(body.size());
+    if (parser->allocate(body.size(), kMaxNestingDepth) != simdjson::SUCCESS) {
+      return policy::fail("request body cannot be parsed: out of memory");
+    }
+  }
+  // simdjson reads a few bytes past the end of its input; given an unpadded
+  // buffer it would allocate a padded copy per call, so each worker keeps one.
+  thread_local std::string reused_buffer;
+  std::string own_buffer;
+  std::string& padded = own ? own_buffer : reused_buffer;
+  padded.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  padded.assign(body);
+  simdjson::dom::element root;
+  if (const auto error =
+          parser->parse(padded.data(), padded.size(), /*realloc_if_needed=*/false).get(root);
+      error != simdjson::SUCCESS) {
+    if (error == simdjson::DEPTH_ERROR) {
+      return policy::fail("request body is nested more than " +
+                          std::to_string(kMaxNestingDepth) + " levels deep");
+    }
+    return policy::fail("request body is not JSON: " +
+                        std::string(simdjson::error_message(error)));
+  }
+  return reviewToJson(root);
+}
+
+AdmissionRequest readReview(json& review) {
+  if (!review.is_object()) {
+    throw ReviewError{"request body is not an AdmissionReview: expected a JSON object, got " +
+                      std::string(typeName(review))};
+  }
+  AdmissionRequest request;
+  const json* api_version = member(review, "apiVersion");
+  if (!api_version || !api_version->is_string()) {
+    throw ReviewError{"apiVersion: expected " + std::string(kAdmissionV1) + " or " +
+                      std::string(kAdmissionV1beta1)};
+  }
+  request.review_api_version = api_version->get<std::string>();
+  if (request.review_api_version != kAdmissionV1 &&
+      request.review_api_version != kAdmissionV1beta1) {
+    throw ReviewError{"apiVersion: unsupported \"" + request.review_api_version + "\": expected " +
+                      std::string(kAdmissionV1) + " or " + std::string(kAdmissionV1beta1)};
+  }
+  const json* kind = member(review, "kind");
+  if (!kind || !kind->is_string() || kind->get_ref<const std::string&>() != "AdmissionReview") {
+    throw ReviewError{"kind: expected AdmissionReview" +
+                      (kind && kind->is_string()
+                           ? ", got \"" + kind->get<std::string>() + "\""
+                           : std::string())};
+  }
+  auto request_it = review.find("request");
+  if (request_it == review.end() || request_it->is_null()) {
+    throw ReviewError{"request: required"};
+  }
+  json& body = *request_it;
+  if (!body.is_object()) {
+    wrongType("request", "object", body);
+  }
+  constexpr std::string_view kPath = "request";
+  request.uid = stringField(body, "uid", kPath);
+  if (request.uid.empty()) {
+    // The response must echo it; without one the apiserver rejects any answer.
+    failAt("request.uid", "required");
+  }
+  request.kind = readGroupVersionKind(body, "kind", kPath);
+  request.resource = readGroupVersionResource(body, "resource", kPath);
+  request.sub_resource = stringField(body, "subResource", kPath);
+  request.name = stringField(body, "name", kPath);
+  request.namespace_name = stringField(body, "namespace", kPath);
+  request.operation = readOperation(body);
+  if (const json* user_info = objectField(body, "userInfo", kPath)) {
+    constexpr std::string_view kUserPath = "request.userInfo";
+    request.user_info.username = stringField(*user_info, "username", kUserPath);
+    request.user_info.uid = stringField(*user_info, "uid", kUserPath);
+    request.user_info.groups = stringListField(*user_info, "groups", kUserPath);
+  }
+  if (const json* dry_run = member(body, "dryRun")) {
+    if (!dry_run->is_boolean()) {
+      wrongType("request.dryRun", "boolean", *dry_run);
+    }
+    request.dry_run = dry_run->get<bool>();
+  }
+  request.object = takeObject(body, "object");
+  request.old_object = takeObject(body, "oldObject");
+  return request;
+}
+
+// RFC 4648 base64 with padding. Written here rather than taken from OpenSSL
+// (EVP_EncodeBlock) so that the admission logic links nothing but the policy
+// library and nlohmann/json, which has no encoder of its own.
+std::string base64(std::string_view bytes) {
+  static constexpr std::array<char, 64> kAlphabet = {
+      'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', 'P',
+      'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', 'a', 'b', 'c', 'd', 'e', 'f',
+      'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't', 'u', 'v',
+      'w', 'x', 'y', 'z', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '+', '/'};
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const uint32_t group = (static_cast<uint8_t>(bytes[i]) << 16) |
+                           (static_cast<uint8_t>(bytes[i + 1]) << 8) |
+                           static_cast<uint8_t>(bytes[i + 2]);
+    out += kAlphabet[(group >> 18) & 0x3F];
+    out += kAlphabet[(group >> 12) & 0x3F];
+    out += kAlphabet[(group >> 6) & 0x3F];
+    out += kAlphabet[group & 0x3F];
+  }
+  const size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    uint32_t group = static_cast<uint8_t>(bytes[i]) << 16;
+    if (rest == 2) {
+      group |= static_cast<uint8_t>(bytes[i + 1]) << 8;
+    }
+    out += kAlphabet[(group >> 18) & 0x3F];
+    out += kAlphabet[(group >> 12) & 0x3F];
+    out += rest == 2 ? kAlphabet[(group >> 6) & 0x3F] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// A warning cut to kMaxWarningBytes, ending in "…" when cut, and never in the
+// middle of a UTF-8 sequence.
+std::string limitWarning(std::string_view warning) {
+  if (warning.size() <= kMaxWarningBytes) {
+    return std::string(warning);
+  }
+  size_t cut = kMaxWarningBytes - kEllipsis.size();
+  // Back up over continuation bytes (10xxxxxx) to the start of a character.
+  while (cut > 0 && (static_cast<uint8_t>(warning[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  return std::string(warning.substr(0, cut)) + std::string(kEllipsis);
+}
+
+}  // namespace
+
+std::string_view toString(Operation operation) {
+  switch (operation) {
+    case Operation::kCreate:
+      return "CREATE";
+    case Operation::kUpdate:
+      return "UPDATE";
+    case Operation::kDelete:
+      return "DELETE";
+    case Operation::kConnect:
+      return "CONNECT";
+  }
+  return "UNKNOWN";
+}
+
+policy::Result<AdmissionRequest> parseAdmissionReview(std::string_view body) {
+  policy::Result<json> review = parseJson(body);
+  if (!review) {
+    return std::unexpected(review.error());
+  }
+  try {
+    return readReview(*review);
+  } catch (const ReviewError& error) {
+    return policy::fail(error.message);
+  }
+}
+
+std::string renderAdmissionReview(std::string_view api_version, const AdmissionResponse& response) {
+  json out_response = json::object();
+  out_response["uid"] = response.uid;
+  out_response["allowed"] = response.allowed;
+  if (response.patch.is_array() && !response.patch.empty()) {
+    out_response["patchType"] = "JSONPatch";
+    out_response["patch"] =
+        base64(response.patch.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  if (!response.warnings.empty()) {
+    json warnings = json::array();
+    for (const auto& warning : response.warnings) {
+      warnings.push_back(limitWarning(warning));
+    }
+    out_response["warnings"] = std::move(warnings);
+  }
+  if (!response.audit_annotations.empty()) {
+    out_response["auditAnnotations"] = response.audit_annotations;
+  }
+  if (response.status) {
+    json status = {{"code", response.status->code}};
+    if (!response.status->reason.empty()) {
+      status["reason"] = response.status->reason;
+    }
+    if (!response.status->message.empty()) {
+      status["message"] = response.status->message;
+    }
+    out_response["status"] = std::move(status);
+  }
+  const json review = {{"apiVersion", std::string(api_version)},
+                       {"kind", "AdmissionReview"},
+                       {"response", std::move(out_response)}};
+  // Replace rather than throw on invalid UTF-8 (a label value from the
+  // configuration, a cut warning): an answer must always be produced.
+  return review.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace palisade::server
