@@ -26,6 +26,7 @@ test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 demo: build
+	@scripts/install-deps.sh demo
 	@scripts/demo.sh $(BUILD_DIR)
 
 bench: build

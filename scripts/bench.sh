@@ -6,3 +6,7 @@ build_dir=${1:-build}
 
 echo "== reachability oracle: 1,000 pods, 200 policies (20 namespaces x 50 pods x 10 policies)"
 "$build_dir/bench/oracle_bench" --benchmark_counters_tabular=true
+
+echo
+echo "== palisade-webhook against nginx (issue 3's figures)"
+"$(dirname "$0")/bench-webhook.sh" "$build_dir"

@@ -3,6 +3,7 @@
 # everything is present it prints nothing and touches nothing.
 #
 #   scripts/install-deps.sh            packages for building and the unit tests
+#   scripts/install-deps.sh demo       also what the demo drives the webhook with
 #   scripts/install-deps.sh bench      also the benchmark tools
 set -euo pipefail
 
@@ -10,10 +11,14 @@ packages=(
   cmake ninja-build g++ make pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
+  libssl-dev openssl libboost-dev libboost-system-dev libsimdjson-dev libmimalloc-dev
 )
-if [[ "${1:-}" == "bench" ]]; then
-  packages+=(hyperfine)
-fi
+case "${1:-}" in
+  demo) packages+=(curl jq ca-certificates) ;;
+  bench) packages+=(curl jq bc iproute2 nginx nghttp2-client hey) ;;
+  "") ;;
+  *) echo "install-deps: unknown set '$1' (demo, bench)" >&2; exit 2 ;;
+esac
 
 missing=()
 for package in "${packages[@]}"; do
