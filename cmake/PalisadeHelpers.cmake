@@ -36,3 +36,15 @@ function(palisade_test name)
     PALISADE_K8S_FIXTURES="${PALISADE_K8S_FIXTURES}")
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS "${ARG_LABELS}")
 endfunction()
+
+# palisade_fixture_test(NAME SOURCES ... DEPS ...)
+# A test of the Kubernetes API fixtures kept beside the repository
+# (PALISADE_K8S_FIXTURES); built only where they are, with a warning where not.
+function(palisade_fixture_test name)
+  if(IS_DIRECTORY "${PALISADE_K8S_FIXTURES}")
+    palisade_test(${name} ${ARGN})
+  else()
+    message(WARNING "Kubernetes API fixtures not found at ${PALISADE_K8S_FIXTURES}: ${name} "
+                    "is not built. Set -DPALISADE_K8S_FIXTURES=DIR.")
+  endif()
+endfunction()

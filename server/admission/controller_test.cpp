@@ -1063,42 +1063,5 @@ TEST(AdmissionController, ObjectThatIsNotAnObjectIsABadRequestNotACrash) {
   EXPECT_EQ(controller.mutate(request).response.status->code, 400);
 }
 
-std::string readFixture(const std::string& name) {
-  std::ifstream in(std::string(PALISADE_K8S_FIXTURES) + "/" + name);
-  EXPECT_TRUE(in.good()) << "missing fixture " << name;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-TEST(AdmissionController, FuzzFilledFixtureObjectsGetADecision) {
-  const AdmissionController controller(loadConfig(), &cluster());
-  // The Namespace fixture is mutated like any namespace (its placeholder
-  // name is not exempt).
-  const json ns = json::parse(readFixture("core.v1.Namespace.json"));
-  const auto ns_request = namespaceRequest("CREATE", ns);
-  const auto ns_outcome = controller.mutate(ns_request);
-  EXPECT_EQ(ns_outcome.decision, "mutated");
-  const json patched = applyAnswer(ns_request, ns_outcome);
-  EXPECT_EQ(patched["metadata"]["labels"]["labelsKey"], "labelsValue");
-  EXPECT_EQ(patched["metadata"]["labels"]["palisade.dev/onboarded"], "true");
-
-  // The Pod fixture decodes; it has no `app`.
-  json pod = json::parse(readFixture("core.v1.Pod.json"));
-  pod["metadata"].erase("deletionTimestamp");
-  const auto pod_outcome = controller.validate(podRequest("shop", "CREATE", pod));
-  EXPECT_EQ(pod_outcome.decision, "denied");
-  EXPECT_THAT(pod_outcome.reason, HasSubstr(R"(label "app" is required)"));
-
-  // The NetworkPolicy fixture's placeholder protocol is invalid.
-  json policy = json::parse(readFixture("networking.k8s.io.v1.NetworkPolicy.json"));
-  const auto policy_outcome =
-      controller.validate(policyRequest("CREATE", "alice@example.com", policy));
-  EXPECT_FALSE(policy_outcome.response.allowed);
-  ASSERT_TRUE(policy_outcome.response.status.has_value());
-  EXPECT_EQ(policy_outcome.response.status->code, 400);
-  EXPECT_THAT(policy_outcome.response.status->message, HasSubstr("protocolValue"));
-}
-
 }  // namespace
 }  // namespace palisade::server
