@@ -1,7 +1,6 @@
 #include "server/http/https_server.h"
 
 #include <signal.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,28 +8,20 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <future>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <gtest/gtest.h>
-#include <openssl/bio.h>
-#include <openssl/bn.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "certs/certificate_authority.h"
+#include "tests/support/tls_test_client.h"
 
 namespace palisade::server {
 namespace {
@@ -38,47 +29,15 @@ namespace {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
-namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
-
-// Generous: a loaded two-core machine may be slow, but never this slow.
-constexpr auto kClientDeadline = 10s;
-constexpr auto kWaitDeadline = 10s;
-
-bool waitFor(const std::function<bool()>& condition,
-             std::chrono::milliseconds deadline = kWaitDeadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > until) {
-      return false;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
-
-// The hexadecimal serial number of a certificate.
-std::string serialOf(const X509* certificate) {
-  BIGNUM* number = ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nullptr);
-  char* hex = BN_bn2hex(number);
-  std::string serial(hex);
-  OPENSSL_free(hex);
-  BN_free(number);
-  return serial;
-}
-
-std::string serialOfPem(const std::string& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  X509* certificate = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  if (certificate == nullptr) {
-    return {};
-  }
-  std::string serial = serialOf(certificate);
-  X509_free(certificate);
-  return serial;
-}
+using palisade::testing::kWaitDeadline;
+using palisade::testing::MountedSecret;
+using palisade::testing::postJson;
+using palisade::testing::serialOfPem;
+using palisade::testing::TempDir;
+using palisade::testing::TestClient;
+using palisade::testing::waitFor;
 
 // One CA for the whole binary; a serving certificate per call.
 const certs::PemPair& testCa() {
@@ -96,213 +55,12 @@ certs::PemPair issueServing() {
   return certs::issueServingCertificate(testCa(), request).value();
 }
 
-class TempDir {
+// A client that trusts the test CA and verifies the name the serving
+// certificates carry.
+class Client : public TestClient {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "palisade-https-XXXXXX");
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-// A Secret mounted the way the kubelet does it: tls.crt -> ..data/tls.crt,
-// ..data -> ..<version>, and a new version published by swapping ..data.
-class MountedSecret {
- public:
-  explicit MountedSecret(std::filesystem::path dir) : dir_(std::move(dir)) {}
-
-  std::filesystem::path certificate() const { return dir_ / "tls.crt"; }
-  std::filesystem::path key() const { return dir_ / "tls.key"; }
-
-  void publish(const certs::PemPair& pair) { publish(pair.certificate_pem, pair.private_key_pem); }
-
-  void publish(const std::string& certificate_pem, const std::string& key_pem) {
-    const std::string version = "..v" + std::to_string(++version_);
-    std::filesystem::create_directory(dir_ / version);
-    std::ofstream(dir_ / version / "tls.crt") << certificate_pem;
-    std::ofstream(dir_ / version / "tls.key") << key_pem;
-    std::filesystem::create_directory_symlink(version, dir_ / "..data_tmp");
-    std::filesystem::rename(dir_ / "..data_tmp", dir_ / "..data");  // atomic
-    if (!std::filesystem::is_symlink(certificate())) {
-      std::filesystem::create_symlink("..data/tls.crt", certificate());
-      std::filesystem::create_symlink("..data/tls.key", key());
-    }
-    if (version_ > 1) {  // the kubelet removes the previous version
-      std::filesystem::remove_all(dir_ / ("..v" + std::to_string(version_ - 1)));
-    }
-  }
-
- private:
-  std::filesystem::path dir_;
-  int version_ = 0;
-};
-
-// An HTTPS client on its own io_context; every operation is bounded by
-// kClientDeadline, so a test fails instead of hanging.
-class TestClient {
- public:
-  explicit TestClient(std::vector<std::string> alpn = {"http/1.1"})
-      : context_(ssl::context::tls_client) {
-    context_.add_certificate_authority(
-        net::buffer(testCa().certificate_pem.data(), testCa().certificate_pem.size()));
-    context_.set_verify_mode(ssl::verify_peer);
-    if (!alpn.empty()) {
-      std::string wire;
-      for (const auto& protocol : alpn) {
-        wire += static_cast<char>(protocol.size());
-        wire += protocol;
-      }
-      SSL_CTX_set_alpn_protos(context_.native_handle(),
-                              reinterpret_cast<const unsigned char*>(wire.data()),
-                              static_cast<unsigned>(wire.size()));
-    }
-  }
-
-  beast::error_code connectTcp(uint16_t port) {
-    stream_.emplace(net::make_strand(ioc_), context_);
-    buffer_.clear();
-    SSL_set_tlsext_host_name(stream_->native_handle(), "localhost");
-    stream_->set_verify_callback(ssl::host_name_verification("localhost"));
-    const tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), port);
-    return run([&](auto handler) { lowest().async_connect(endpoint, handler); });
-  }
-
-  beast::error_code connect(uint16_t port) {
-    if (auto ec = connectTcp(port)) {
-      return ec;
-    }
-    return run([&](auto handler) { stream_->async_handshake(ssl::stream_base::client, handler); });
-  }
-
-  // A handshake left running while the test does something else.
-  void startHandshake() {
-    handshake_result_.reset();
-    lowest().expires_after(kClientDeadline);
-    stream_->async_handshake(ssl::stream_base::client,
-                             [this](beast::error_code ec) { handshake_result_ = ec; });
-  }
-  void runFor(std::chrono::milliseconds duration) {
-    if (ioc_.stopped()) {
-      ioc_.restart();
-    }
-    ioc_.run_for(duration);
-  }
-  const std::optional<beast::error_code>& handshakeResult() const { return handshake_result_; }
-
-  beast::error_code send(HttpRequest request) {
-    request.set(http::field::host, "localhost");
-    request.prepare_payload();
-    return run([&](auto handler) { http::async_write(*stream_, request, handler); });
-  }
-
-  beast::error_code sendRaw(const std::string& bytes) {
-    return run([&](auto handler) { net::async_write(*stream_, net::buffer(bytes), handler); });
-  }
-
-  std::optional<HttpResponse> readResponse() {
-    HttpResponse response;
-    auto ec = run([&](auto handler) { http::async_read(*stream_, buffer_, response, handler); });
-    if (ec) {
-      last_error_ = ec;
-      return std::nullopt;
-    }
-    return response;
-  }
-
-  // The answer to a HEAD request: a header announcing a body that is not sent.
-  std::optional<http::response<http::empty_body>> readHeadResponse() {
-    http::response_parser<http::empty_body> parser;
-    parser.skip(true);
-    auto ec = run([&](auto handler) { http::async_read(*stream_, buffer_, parser, handler); });
-    if (ec) {
-      last_error_ = ec;
-      return std::nullopt;
-    }
-    return parser.release();
-  }
-
-  std::optional<HttpResponse> request(HttpRequest request) {
-    if (auto ec = send(std::move(request))) {
-      last_error_ = ec;
-      return std::nullopt;
-    }
-    return readResponse();
-  }
-
-  std::optional<HttpResponse> get(const std::string& target) {
-    return request(HttpRequest{http::verb::get, target, 11});
-  }
-
-  // Reads until the server closes the connection; the error that ended it.
-  beast::error_code waitForClose() {
-    char scratch[1024];
-    for (;;) {
-      if (auto ec = run([&](auto handler) {
-            stream_->async_read_some(net::buffer(scratch), handler);
-          })) {
-        return ec;
-      }
-    }
-  }
-
-  std::string peerSerial() {
-    X509* certificate = SSL_get1_peer_certificate(stream_->native_handle());
-    if (certificate == nullptr) {
-      return {};
-    }
-    std::string serial = serialOf(certificate);
-    X509_free(certificate);
-    return serial;
-  }
-
-  std::string negotiatedProtocol() {
-    const unsigned char* data = nullptr;
-    unsigned length = 0;
-    SSL_get0_alpn_selected(stream_->native_handle(), &data, &length);
-    return std::string(reinterpret_cast<const char*>(data), length);
-  }
-
-  void close() {
-    beast::error_code ignored;
-    lowest().socket().close(ignored);
-    ioc_.restart();
-    ioc_.poll();  // lets the cancelled operations complete
-  }
-
-  beast::error_code lastError() const { return last_error_; }
-  SSL_CTX* tlsSettings() { return context_.native_handle(); }
-  std::string negotiatedCipher() { return SSL_get_cipher_name(stream_->native_handle()); }
-  std::string negotiatedVersion() { return SSL_get_version(stream_->native_handle()); }
-
- private:
-  beast::tcp_stream& lowest() { return beast::get_lowest_layer(*stream_); }
-
-  template <class Start>
-  beast::error_code run(Start start) {
-    std::optional<beast::error_code> result;
-    lowest().expires_after(kClientDeadline);
-    start([&result](beast::error_code ec, auto&&...) { result = ec; });
-    ioc_.restart();
-    ioc_.run();
-    return result.value_or(net::error::timed_out);
-  }
-
-  net::io_context ioc_;
-  ssl::context context_;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> stream_;
-  beast::flat_buffer buffer_;
-  std::optional<beast::error_code> handshake_result_;
-  beast::error_code last_error_;
+  explicit Client(std::vector<std::string> alpn = {"http/1.1"})
+      : TestClient(testCa().certificate_pem, "localhost", std::move(alpn)) {}
 };
 
 HttpResponse textResponse(const HttpRequest& request, std::string text) {
@@ -409,19 +167,12 @@ std::unique_ptr<RunningServer> startServer(ServerLimits limits = testLimits(),
   return running;
 }
 
-HttpRequest post(const std::string& target, std::string body) {
-  HttpRequest request{http::verb::post, target, 11};
-  request.set(http::field::content_type, "application/json");
-  request.body() = std::move(body);
-  return request;
-}
-
 TEST(HttpsServer, ServesSeveralRequestsOnOneKeptAliveConnection) {
   auto running = startServer();
-  TestClient client;
+  Client client;
   ASSERT_FALSE(client.connect(running->port()));
   for (int i = 0; i < 5; ++i) {
-    auto response = client.request(post("/validate?timeout=10s", std::string(100 + i, 'x')));
+    auto response = client.request(postJson("/validate?timeout=10s", std::string(100 + i, 'x')));
     ASSERT_TRUE(response) << client.lastError().message();
     EXPECT_EQ(response->result(), http::status::ok);
     EXPECT_EQ(response->body(), "POST /validate?timeout=10s " + std::to_string(100 + i));
@@ -434,7 +185,7 @@ TEST(HttpsServer, ServesSeveralRequestsOnOneKeptAliveConnection) {
 
 TEST(HttpsServer, AnswersPipelinedRequestsInOrder) {
   auto running = startServer();
-  TestClient client;
+  Client client;
   ASSERT_FALSE(client.connect(running->port()));
   ASSERT_FALSE(client.sendRaw("GET /first HTTP/1.1\r\nHost: localhost\r\n\r\n"
                               "GET /second HTTP/1.1\r\nHost: localhost\r\n\r\n"));
@@ -447,7 +198,7 @@ TEST(HttpsServer, AnswersPipelinedRequestsInOrder) {
 
 TEST(HttpsServer, SendsContinueToAClientThatExpectsIt) {
   auto running = startServer();
-  TestClient client;
+  Client client;
   ASSERT_FALSE(client.connect(running->port()));
   ASSERT_FALSE(client.sendRaw(
       "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\n"
@@ -463,7 +214,7 @@ TEST(HttpsServer, SendsContinueToAClientThatExpectsIt) {
 
 TEST(HttpsServer, ClientOfferingH2AndHttp11GetsHttp11) {
   auto running = startServer();
-  TestClient client({"h2", "http/1.1"});
+  Client client({"h2", "http/1.1"});
   ASSERT_FALSE(client.connect(running->port()));
   EXPECT_EQ(client.negotiatedProtocol(), "http/1.1");
   auto response = client.get("/healthz");
@@ -473,7 +224,7 @@ TEST(HttpsServer, ClientOfferingH2AndHttp11GetsHttp11) {
 
 TEST(HttpsServer, ClientWithoutAlpnIsServedHttp11) {
   auto running = startServer();
-  TestClient client(std::vector<std::string>{});
+  Client client(std::vector<std::string>{});
   ASSERT_FALSE(client.connect(running->port()));
   EXPECT_EQ(client.negotiatedProtocol(), "");
   EXPECT_TRUE(client.get("/healthz"));
@@ -481,25 +232,25 @@ TEST(HttpsServer, ClientWithoutAlpnIsServedHttp11) {
 
 TEST(HttpsServer, ClientOfferingOnlyH2IsRefusedAndOthersAreStillServed) {
   auto running = startServer();
-  TestClient refused({"h2"});
+  Client refused({"h2"});
   const auto ec = refused.connect(running->port());
   ASSERT_TRUE(ec);
   EXPECT_EQ(ec.category(), net::error::get_ssl_category()) << ec.message();
   EXPECT_NE(ec.message().find("no application protocol"), std::string::npos) << ec.message();
   EXPECT_TRUE(waitFor([&] { return running->handshakeFailures() == 1.0; }));
 
-  TestClient other;
+  Client other;
   ASSERT_FALSE(other.connect(running->port()));
   EXPECT_TRUE(other.get("/healthz"));
 }
 
 TEST(HttpsServer, SpeaksTls13AndTls12WithForwardSecretAeadSuitesOnly) {
   auto running = startServer();
-  TestClient modern;
+  Client modern;
   ASSERT_FALSE(modern.connect(running->port()));
   EXPECT_EQ(modern.negotiatedVersion(), "TLSv1.3");
 
-  TestClient tls12;
+  Client tls12;
   SSL_CTX_set_max_proto_version(tls12.tlsSettings(), TLS1_2_VERSION);
   ASSERT_FALSE(tls12.connect(running->port()));
   EXPECT_EQ(tls12.negotiatedVersion(), "TLSv1.2");
@@ -510,12 +261,12 @@ TEST(HttpsServer, SpeaksTls13AndTls12WithForwardSecretAeadSuitesOnly) {
       << cipher;
   EXPECT_TRUE(tls12.get("/healthz"));
 
-  TestClient cbc;
+  Client cbc;
   SSL_CTX_set_max_proto_version(cbc.tlsSettings(), TLS1_2_VERSION);
   SSL_CTX_set_cipher_list(cbc.tlsSettings(), "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA");
   EXPECT_TRUE(cbc.connect(running->port()));
 
-  TestClient tls11;
+  Client tls11;
   SSL_CTX_set_security_level(tls11.tlsSettings(), 0);  // let the client offer it at all
   SSL_CTX_set_min_proto_version(tls11.tlsSettings(), TLS1_1_VERSION);
   SSL_CTX_set_max_proto_version(tls11.tlsSettings(), TLS1_1_VERSION);
@@ -525,25 +276,25 @@ TEST(HttpsServer, SpeaksTls13AndTls12WithForwardSecretAeadSuitesOnly) {
 
 TEST(HttpsServer, BodyOverTheLimitGets413AndTheServerGoesOn) {
   auto running = startServer();
-  TestClient client;
+  Client client;
   ASSERT_FALSE(client.connect(running->port()));
-  auto response = client.request(post("/validate", std::string(256 * 1024, 'x')));
+  auto response = client.request(postJson("/validate", std::string(256 * 1024, 'x')));
   ASSERT_TRUE(response) << client.lastError().message();
   EXPECT_EQ(response->result(), http::status::payload_too_large);
   EXPECT_NE(response->body().find("65536"), std::string::npos) << response->body();
   EXPECT_FALSE(response->keep_alive());
   EXPECT_EQ(running->badRequests("body_too_large"), 1.0);
 
-  TestClient next;
+  Client next;
   ASSERT_FALSE(next.connect(running->port()));
-  auto ok = next.request(post("/validate", std::string(64 * 1024, 'x')));  // exactly the limit
+  auto ok = next.request(postJson("/validate", std::string(64 * 1024, 'x')));  // exactly the limit
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->result(), http::status::ok);
 }
 
 TEST(HttpsServer, ChunkedBodyOverTheLimitGets413) {
   auto running = startServer();
-  TestClient client;
+  Client client;
   ASSERT_FALSE(client.connect(running->port()));
   std::string chunk = std::string(32 * 1024, 'x');
   char size[16];
@@ -562,7 +313,7 @@ TEST(HttpsServer, ChunkedBodyOverTheLimitGets413) {
 
 TEST(HttpsServer, HeaderOverTheLimitGets431) {
   auto running = startServer();
-  TestClient client;
+  Client client;
   ASSERT_FALSE(client.connect(running->port()));
   HttpRequest request{http::verb::get, "/healthz", 11};
   request.set("X-Padding", std::string(8 * 1024, 'p'));
@@ -575,7 +326,7 @@ TEST(HttpsServer, HeaderOverTheLimitGets431) {
 
 TEST(HttpsServer, MalformedRequestGets400AndTheConnectionCloses) {
   auto running = startServer();
-  TestClient client;
+  Client client;
   ASSERT_FALSE(client.connect(running->port()));
   ASSERT_FALSE(client.sendRaw("THIS IS NOT HTTP\r\n\r\n"));
   auto response = client.readResponse();
@@ -586,7 +337,7 @@ TEST(HttpsServer, MalformedRequestGets400AndTheConnectionCloses) {
   EXPECT_NE(client.waitForClose(), net::error::timed_out);
   EXPECT_EQ(running->badRequests("malformed"), 1.0);
 
-  TestClient next;
+  Client next;
   ASSERT_FALSE(next.connect(running->port()));
   EXPECT_TRUE(next.get("/healthz"));
 }
@@ -595,12 +346,12 @@ TEST(HttpsServer, ClientSendingHalfAHeaderIsDisconnectedAfterTheReadTimeout) {
   ServerLimits limits = testLimits();
   limits.read_timeout = 300ms;
   auto running = startServer(limits);
-  TestClient slow;
+  Client slow;
   ASSERT_FALSE(slow.connect(running->port()));
   ASSERT_FALSE(slow.sendRaw("POST /validate HTTP/1.1\r\nHost: localhost\r\n"));
 
   // Another client is served meanwhile.
-  TestClient other;
+  Client other;
   ASSERT_FALSE(other.connect(running->port()));
   EXPECT_TRUE(other.get("/healthz"));
 
@@ -615,7 +366,7 @@ TEST(HttpsServer, IdleKeptAliveConnectionIsClosedAfterTheIdleTimeout) {
   ServerLimits limits = testLimits();
   limits.idle_timeout = 300ms;
   auto running = startServer(limits);
-  TestClient client;
+  Client client;
   ASSERT_FALSE(client.connect(running->port()));
   ASSERT_TRUE(client.get("/healthz"));
   const auto ec = client.waitForClose();
@@ -640,14 +391,14 @@ TEST(HttpsServer, ConnectionCapHoldsBackAThirdConnectionUntilOneCloses) {
   ServerLimits limits = testLimits();
   limits.max_connections = 2;
   auto running = startServer(limits);
-  TestClient first;
-  TestClient second;
+  Client first;
+  Client second;
   ASSERT_FALSE(first.connect(running->port()));
   ASSERT_FALSE(second.connect(running->port()));
   ASSERT_TRUE(first.get("/healthz"));
   ASSERT_TRUE(second.get("/healthz"));
 
-  TestClient third;
+  Client third;
   ASSERT_FALSE(third.connectTcp(running->port()));  // the kernel's backlog takes it
   third.startHandshake();
   third.runFor(500ms);
@@ -675,14 +426,14 @@ TEST(HttpsServer, RotatedCertificateServesNewHandshakesWithoutFailingARequest) {
   std::atomic<int> new_connection_requests{0};
   std::atomic<int> kept_alive_requests{0};
   std::thread reconnecting([&] {
-    TestClient client;
+    Client client;
     while (!stop) {
       if (client.connect(running->port())) {
         ++failures;
         continue;
       }
       for (int i = 0; i < 3; ++i) {
-        auto response = client.request(post("/validate", "{}"));
+        auto response = client.request(postJson("/validate", "{}"));
         if (response && response->result() == http::status::ok) {
           ++new_connection_requests;
         } else {
@@ -693,13 +444,13 @@ TEST(HttpsServer, RotatedCertificateServesNewHandshakesWithoutFailingARequest) {
     }
   });
   std::thread kept_alive([&] {
-    TestClient client;
+    Client client;
     if (client.connect(running->port())) {
       ++failures;
       return;
     }
     while (!stop) {
-      auto response = client.request(post("/validate", "{}"));
+      auto response = client.request(postJson("/validate", "{}"));
       if (response && response->result() == http::status::ok) {
         ++kept_alive_requests;
       } else {
@@ -719,7 +470,7 @@ TEST(HttpsServer, RotatedCertificateServesNewHandshakesWithoutFailingARequest) {
         << error;
     EXPECT_EQ(running->credentials().reloadIfChanged(), TlsCredentials::Reload::kUnchanged);
 
-    TestClient fresh;
+    Client fresh;
     ASSERT_FALSE(fresh.connect(running->port()));
     const std::string serial = fresh.peerSerial();
     EXPECT_EQ(serial, serialOfPem(next.certificate_pem));
@@ -747,7 +498,7 @@ TEST(HttpsServer, MismatchedPairOnReloadKeepsTheCurrentCertificate) {
   std::string error;
   EXPECT_EQ(running->credentials().reloadIfChanged(&error), TlsCredentials::Reload::kFailed);
   EXPECT_NE(error.find("does not match"), std::string::npos) << error;
-  TestClient client;
+  Client client;
   ASSERT_FALSE(client.connect(running->port()));
   EXPECT_EQ(client.peerSerial(), original);
   EXPECT_TRUE(client.get("/healthz"));
@@ -760,7 +511,7 @@ TEST(HttpsServer, MismatchedPairOnReloadKeepsTheCurrentCertificate) {
   running->secret().publish(b);
   EXPECT_EQ(running->credentials().reloadIfChanged(&error), TlsCredentials::Reload::kReloaded)
       << error;
-  TestClient after;
+  Client after;
   ASSERT_FALSE(after.connect(running->port()));
   EXPECT_EQ(after.peerSerial(), serialOfPem(b.certificate_pem));
 }
@@ -775,13 +526,13 @@ TEST(HttpsServer, ShutdownFinishesAnInFlightRequestClosesIdleConnectionsAndRetur
     }
     return echo(request);
   });
-  TestClient idle;
+  Client idle;
   ASSERT_FALSE(idle.connect(running->port()));
   ASSERT_TRUE(idle.get("/healthz"));
 
-  TestClient busy;
+  Client busy;
   ASSERT_FALSE(busy.connect(running->port()));
-  ASSERT_FALSE(busy.send(post("/slow", "{}")));
+  ASSERT_FALSE(busy.send(postJson("/slow", "{}")));
   ASSERT_EQ(entered_future.wait_for(kWaitDeadline), std::future_status::ready);
   running->server().shutdown();
 
@@ -795,7 +546,7 @@ TEST(HttpsServer, ShutdownFinishesAnInFlightRequestClosesIdleConnectionsAndRetur
   busy.close();
   EXPECT_TRUE(waitFor([&] { return running->stopped(); }));
 
-  TestClient late;
+  Client late;
   EXPECT_TRUE(late.connect(running->port()));
 }
 
@@ -808,7 +559,7 @@ TEST(HttpsServer, ShutdownBeforeRunMakesRunReturn) {
 
 TEST(HttpsServer, HandlerExceptionBecomes500AndTheConnectionGoesOn) {
   auto running = startServer();
-  TestClient client;
+  Client client;
   ASSERT_FALSE(client.connect(running->port()));
   auto failed = client.get("/throw");
   ASSERT_TRUE(failed);
@@ -820,7 +571,7 @@ TEST(HttpsServer, HandlerExceptionBecomes500AndTheConnectionGoesOn) {
 
 TEST(HttpsServer, ResponseThatCannotBeSerializedBecomes500) {
   auto running = startServer();
-  TestClient client;
+  Client client;
   ASSERT_FALSE(client.connect(running->port()));
   auto response = client.get("/no-content");
   ASSERT_TRUE(response);
@@ -830,7 +581,7 @@ TEST(HttpsServer, ResponseThatCannotBeSerializedBecomes500) {
 
 TEST(HttpsServer, HeadResponseAnnouncesTheBodyWithoutSendingIt) {
   auto running = startServer();
-  TestClient client;
+  Client client;
   ASSERT_FALSE(client.connect(running->port()));
   ASSERT_FALSE(client.send(HttpRequest{http::verb::head, "/healthz", 11}));
   auto head = client.readHeadResponse();
@@ -863,7 +614,7 @@ TEST(HttpsServer, SignalStartsAGracefulShutdown) {
   RunningServer running;
   running.server().shutdownOnSignals({SIGUSR2});
   running.start();
-  TestClient client;
+  Client client;
   ASSERT_FALSE(client.connect(running.port()));
   ASSERT_TRUE(client.get("/healthz"));
   ASSERT_EQ(::kill(::getpid(), SIGUSR2), 0);
