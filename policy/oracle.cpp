@@ -358,7 +358,10 @@ Result<Verdict> ReachabilityOracle::evaluate(const Flow& flow) const {
       const SideContext context{.direction = direction,
                                 .policy_namespace = policy.metadata.namespace_name,
                                 .peer = peer,
-                                .destination = destination->pod,
+                                // A hostNetwork pod's ports are its node's: to
+                                // policies it is an address, without named ports.
+                                .destination = destination->onPodNetwork() ? destination->pod
+                                                                           : nullptr,
                                 .protocol = flow.protocol,
                                 .port = flow.port,
                                 .family = family};

@@ -25,6 +25,8 @@
 
 #include "files/manifest_files.h"
 #include "policy/error.h"
+#include "policy/compiler.h"
+#include "policy/dataplane_lookup.h"
 #include "policy/matrix.h"
 #include "policy/oracle.h"
 
@@ -402,6 +404,107 @@ TEST_P(SpecCaseTest, OracleMatchesTheExpectedReachability) {
   }
   EXPECT_TRUE(problems.empty()) << GetParam().name << ": " << loaded->expectation.description
                                 << "\n" << problems.size() << " problem(s):" << report.str();
+}
+
+// The address a pod is reached at for a flow between two pods: IPv4 when both
+// have one, as the oracle chooses.
+std::optional<policy::IpAddress> addressOf(const policy::Pod& pod, policy::IpFamily family) {
+  std::vector<std::string> texts = {pod.pod_ip};
+  texts.insert(texts.end(), pod.pod_ips.begin(), pod.pod_ips.end());
+  for (const std::string& text : texts) {
+    if (auto address = policy::IpAddress::parseSloppy(text); address && address->family() == family) {
+      return address;
+    }
+  }
+  return std::nullopt;
+}
+
+policy::NodeContext nodeOf(const policy::Pod& pod) {
+  policy::NodeContext node;
+  std::vector<std::string> texts = {pod.host_ip};
+  texts.insert(texts.end(), pod.host_ips.begin(), pod.host_ips.end());
+  for (const std::string& text : texts) {
+    if (auto address = policy::IpAddress::parseSloppy(text)) {
+      node.node_addresses.push_back(*address);
+    }
+  }
+  return node;
+}
+
+uint8_t protocolNumber(Protocol protocol) {
+  return protocol == Protocol::kUDP ? 17 : protocol == Protocol::kSCTP ? 132 : 6;
+}
+
+// The same expectations, through the compiled dataplane tables looked up the
+// way the BPF programs look them up: where the packet leaves the source pod
+// (on the source's node), then where it reaches the destination pod (on the
+// destination's node).
+TEST_P(SpecCaseTest, CompiledTablesMatchTheExpectedReachability) {
+  auto loaded = loadCase(GetParam());
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
+  const policy::ClusterState state = policy::clusterStateOf(loaded->manifest);
+  const policy::ReachabilityOracle oracle(state);  // for the namespace defaulting of pods
+  const policy::CompiledCluster compiled = policy::compileCluster(oracle.state(), 1);
+  const policy::DataplaneView view(compiled.tables);
+  std::vector<std::string> problems;
+  for (const Probe& probe : loaded->expectation.probes) {
+    for (const auto& [pair, expected] : probe.allowed) {
+      if (pair.first == pair.second) {
+        continue;  // a pod's traffic to itself never reaches the dataplane
+      }
+      const policy::Pod* from = oracle.findPod(*policy::parsePodRef(pair.first));
+      const policy::Pod* to = oracle.findPod(*policy::parsePodRef(pair.second));
+      ASSERT_TRUE(from != nullptr && to != nullptr) << pair.first << " -> " << pair.second;
+      policy::IpFamily family = policy::IpFamily::kIPv4;
+      if (!addressOf(*from, family) || !addressOf(*to, family)) {
+        family = policy::IpFamily::kIPv6;
+      }
+      const auto source = addressOf(*from, family);
+      const auto destination = addressOf(*to, family);
+      ASSERT_TRUE(source && destination)
+          << GetParam().name << ": " << pair.first << " -> " << pair.second
+          << ": the dataplane needs pod addresses of a common family";
+      for (Protocol protocol : probe.protocols) {
+        for (uint16_t port : probe.ports) {
+          bool allowed = true;
+          if (view.endpoint(*source) != nullptr) {
+            const auto leaving = policy::decideLeavingPod(view, nodeOf(*from), *source,
+                                                          *destination, protocolNumber(protocol),
+                                                          port);
+            allowed = leaving.allowed;
+            if (leaving.allowed && leaving.reason != PAL_ALLOW_DEFERRED) {
+              // Decided where it left: the destination is not a pod.
+              allowed = true;
+              if (allowed != expected) {
+                problems.push_back(pair.first + " -> " + pair.second + " " +
+                                   std::string(policy::toString(protocol)) + "/" +
+                                   std::to_string(port) + ": expected denied, allowed where it "
+                                   "left the source");
+              }
+              continue;
+            }
+          }
+          if (allowed && view.endpoint(*destination) != nullptr) {
+            allowed = policy::decideReachingPod(view, nodeOf(*to), *source, *destination,
+                                                protocolNumber(protocol), port)
+                          .allowed;
+          }
+          if (allowed != expected) {
+            problems.push_back(pair.first + " -> " + pair.second + " " +
+                               std::string(policy::toString(protocol)) + "/" +
+                               std::to_string(port) + ": expected " + verdictWord(expected) +
+                               ", dataplane " + verdictWord(allowed));
+          }
+        }
+      }
+    }
+  }
+  std::ostringstream report;
+  for (const std::string& problem : problems) {
+    report << "\n  " << problem;
+  }
+  EXPECT_TRUE(problems.empty()) << GetParam().name << ": " << problems.size()
+                                << " problem(s):" << report.str();
 }
 
 // Runs `command` and returns what it printed on standard output, or an error.
