@@ -14,11 +14,17 @@ namespace palisade::cli {
 // Exit codes shared by every command.
 inline constexpr int kExitOk = 0;
 // validate: an object is invalid (or, with --strict, has a lint warning).
-// matrix: the manifests could not all be read or are invalid.
+// matrix, lab: the manifests could not all be read or are invalid.
+// lab --check: the measured matrix differs from the oracle's.
 // explain: the flow is denied.
 inline constexpr int kExitFindings = 1;
-// Bad flags, unreadable paths, unknown pods; for explain also unusable manifests.
+// Bad flags, unreadable paths, unknown pods; for explain also unusable manifests;
+// for lab also not being root, or no enforcer to run.
 inline constexpr int kExitUsage = 2;
+// lab: the lab could not be built or measured, or did not end cleanly (an
+// enforcer that died or would not stop). An interrupted lab exits with 128 + the
+// signal's number, as shells report it, after tearing down.
+inline constexpr int kExitLabFailed = 3;
 
 struct ValidateOptions {
   std::vector<std::string> paths;  // files, folders (recursively) or "-" for stdin
@@ -54,5 +60,38 @@ struct ExplainOptions {
 // The oracle's verdict on one flow and the policies and rules behind it.
 // Exit code 0 when the flow is allowed, 1 when it is denied.
 int runExplain(const ExplainOptions& options, std::ostream& out, std::ostream& err);
+
+struct LabOptions {
+  std::vector<std::string> paths;
+  std::vector<std::string> ports = {"80"};       // as for matrix
+  std::vector<std::string> protocols = {"TCP"};  // TCP, UDP; SCTP where the kernel has it
+  std::string output = "table";                  // "table" or "json", as for matrix
+  bool onboard = false;
+  // Probe each pod's Service ClusterIP (kube-proxy-style DNAT on the node).
+  bool via_services = false;
+  // The enforcer to run on the node; empty: palisade-enforcer from
+  // `program_dir`. Exclusive with no_enforcer.
+  std::string enforcer;
+  bool no_enforcer = false;
+  // The enforcer's arguments, with the lab's placeholders (lab/enforcer.h);
+  // empty: palisade-enforcer's (lab::kDefaultEnforcerArgs).
+  std::vector<std::string> enforcer_args;
+  // Where the enforcer's output is appended; empty: it is removed with the lab.
+  std::string enforcer_log;
+  // Compare the measured matrix with the oracle's for the same cluster and fail
+  // on a difference, listing each.
+  bool check = false;
+  bool color = false;
+  // Where to look for palisade-enforcer; empty: the folder of the running program.
+  std::string program_dir;
+};
+
+// Builds the cluster of the manifests as network namespaces (root only), runs
+// the enforcer on its node, probes every ordered pair of pods with real packets
+// and prints the measured matrix exactly as runMatrix prints the oracle's. What
+// the lab is made of and how long it took go to `err`. Everything is torn down
+// before it returns, also when SIGINT, SIGTERM or SIGHUP arrive meanwhile (a
+// second signal ends the process at once).
+int runLab(const LabOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace palisade::cli

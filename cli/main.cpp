@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -28,6 +31,20 @@ void addOnboard(CLI::App& command, bool& onboard) {
                    "Add Palisade's onboarding policies first: default-deny and DNS egress in "
                    "every namespace but kube-system, kube-public, kube-node-lease and "
                    "palisade-system");
+}
+
+// The query flags matrix and lab share: the same matrix, computed or measured.
+void addQueryFlags(CLI::App& command, std::vector<std::string>& ports,
+                   std::vector<std::string>& protocols, std::string& output) {
+  command.add_option("--ports", ports, "Destination ports, comma-separated")
+      ->type_name("PORT,...")
+      ->capture_default_str();
+  command.add_option("--protocols", protocols, "Protocols, comma-separated: TCP, UDP, SCTP")
+      ->type_name("PROTOCOL,...")
+      ->capture_default_str();
+  command.add_option("-o,--output", output, "Output format: table or json")
+      ->type_name("FORMAT")
+      ->capture_default_str();
 }
 
 bool colorWanted() {
@@ -61,16 +78,7 @@ int main(int argc, char** argv) {
       "Print whether each pod may open a connection to each pod, for each protocol and port. "
       "Exit code: 0 printed, 1 invalid manifests, 2 usage errors");
   addManifestPaths(*matrix_command, matrix.paths);
-  matrix_command->add_option("--ports", matrix.ports, "Destination ports, comma-separated")
-      ->type_name("PORT,...")
-      ->capture_default_str();
-  matrix_command
-      ->add_option("--protocols", matrix.protocols, "Protocols, comma-separated: TCP, UDP, SCTP")
-      ->type_name("PROTOCOL,...")
-      ->capture_default_str();
-  matrix_command->add_option("-o,--output", matrix.output, "Output format: table or json")
-      ->type_name("FORMAT")
-      ->capture_default_str();
+  addQueryFlags(*matrix_command, matrix.ports, matrix.protocols, matrix.output);
   addOnboard(*matrix_command, matrix.onboard);
   matrix_command->callback([&] {
     matrix.color = colorWanted();
@@ -100,13 +108,71 @@ int main(int argc, char** argv) {
     run = [&] { return palisade::cli::runExplain(explain, std::cout, std::cerr); };
   });
 
+  palisade::cli::LabOptions lab;
+  CLI::App* lab_command = app.add_subcommand(
+      "lab",
+      "Build the cluster of the manifests as network namespaces on one node (root only), run the "
+      "enforcer on the node, and measure with real packets whether each pod can open a "
+      "connection to each pod; prints the matrix as `matrix` does. Everything is torn down "
+      "afterwards, also on SIGINT or SIGTERM. Exit code: 0 printed, 1 invalid manifests or (with "
+      "--check) a difference from the oracle, 2 usage errors, 3 the lab failed, 128+N "
+      "interrupted by signal N");
+  addManifestPaths(*lab_command, lab.paths);
+  addQueryFlags(*lab_command, lab.ports, lab.protocols, lab.output);
+  addOnboard(*lab_command, lab.onboard);
+  lab_command->add_flag("--via-services", lab.via_services,
+                        "Give every pod a Service ClusterIP, translated by iptables DNAT on the "
+                        "node as kube-proxy does, and probe the ClusterIPs");
+  lab_command
+      ->add_option("--enforcer", lab.enforcer,
+                   "The enforcer to run on the node (default: palisade-enforcer beside "
+                   "palisadectl)")
+      ->type_name("PATH");
+  lab_command->add_flag("--no-enforcer", lab.no_enforcer,
+                        "Run no enforcer: measure what the bare network allows");
+  lab_command
+      ->add_option("--enforcer-log", lab.enforcer_log,
+                   "Append the enforcer's output to this file (default: discarded with the lab)")
+      ->type_name("FILE");
+  lab_command->add_flag("--check", lab.check,
+                        "Compare the measured matrix with the oracle's and exit 1 on a difference");
+  lab_command->footer(
+      "Arguments after -- are the enforcer's (default: palisade-enforcer's); in them "
+      "{manifests}, {topology}, {ready_file}, {node_name}, {node_netns}, {node_ips}, "
+      "{service_cidrs}, {pin_dir} and {run_dir} are filled in (lab/README.md)\n");
+  lab_command->callback([&] {
+    lab.color = colorWanted();
+    run = [&] { return palisade::cli::runLab(lab, std::cout, std::cerr); };
+  });
+
+  // What follows "--" is the enforcer's command line for `lab`. It is cut off
+  // before CLI11 sees it: there, a "--" right after a multi-value option
+  // (-f a.yaml --) would only end that option's values.
+  std::vector<std::string> after_dashes;
+  int parsed_argc = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--") {
+      after_dashes.assign(argv + i + 1, argv + argc);
+      parsed_argc = i;
+      break;
+    }
+  }
+
   try {
-    app.parse(argc, argv);
+    app.parse(parsed_argc, argv);
   } catch (const CLI::ParseError& error) {
     // Help and --version exit 0; every other parse error is a usage error,
     // whatever code CLI11 would pick for it.
     const int code = app.exit(error);
     return code == 0 ? 0 : kExitUsage;
+  }
+  if (!after_dashes.empty()) {
+    if (!lab_command->parsed()) {
+      std::cerr << "palisadectl: arguments after -- are for the enforcer of `palisadectl lab` "
+                   "only\n";
+      return kExitUsage;
+    }
+    lab.enforcer_args = std::move(after_dashes);
   }
   return run();
 }
