@@ -130,12 +130,21 @@ struct pal_config {
   __u32 mode;
 };
 
-/* pal_node_addrs: this node's addresses -> 1. Traffic between a pod and its
- * own node is always allowed. */
+/* pal_node_addrs: this node's addresses (16 bytes) -> 1. Traffic between a
+ * pod and its own node is always allowed. */
 /* pal_service_cidrs (LPM trie): Service ClusterIP ranges. A pod's packet to a
  * ClusterIP is checked where it arrives, after kube-proxy's DNAT. */
 struct pal_lpm_addr_key {
   __u32 prefixlen;
+  __u8 addr[PAL_ADDR_LEN];
+};
+
+/* pal_local_addrs: (host-side interface of a local pod, one of the pod's
+ * addresses) -> 1. A pod's packets must come from its own addresses
+ * (anti-spoofing). pal_attachments: ifindex -> 1, the interfaces the programs
+ * are attached to, so that an uninstall or a restarted daemon finds them. */
+struct pal_local_addr_key {
+  __u32 ifindex;
   __u8 addr[PAL_ADDR_LEN];
 };
 

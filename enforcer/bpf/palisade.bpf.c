@@ -1,0 +1,88 @@
+/* Palisade's dataplane: NetworkPolicy on the host side of each local pod's
+ * veth. tc ingress there sees what the pod sends (pal_from_pod), tc egress
+ * what it receives (pal_to_pod). The decisions are those of
+ * policy/dataplane_lookup.cpp; lib/ holds the pieces. */
+#include "lib/common.h"
+#include "lib/conntrack.h"
+#include "lib/events.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/policy.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* What local pod tuple.src sends. Egress to addresses outside the pod network
+ * is decided here; to pods and Services it is deferred to where it arrives
+ * (a Service's ClusterIP is only translated to a pod after this point). */
+SEC("tc")
+int pal_from_pod(struct __sk_buff *skb)
+{
+	const struct pal_config config = pal_read_config();
+	struct pal_decision decision = {};
+	struct pal_packet packet = {};
+	__u32 tracked;
+	__u64 now;
+
+	switch (pal_parse(skb, &packet)) {
+	case PAL_PARSE_NOT_IP:
+		return pal_pass(PAL_ALLOW_NOT_IP);
+	case PAL_PARSE_MALFORMED:
+		decision.reason = PAL_DROP_MALFORMED;
+		return pal_verdict(skb, NULL, &decision, config.mode);
+	default:
+		break;
+	}
+	if (pal_is_link_local(&packet))
+		return pal_pass(PAL_ALLOW_LINK_LOCAL);
+	if (!pal_is_own_address(skb->ifindex, packet.tuple.src)) {
+		decision.direction = PAL_DIR_EGRESS;
+		decision.reason = PAL_DROP_SPOOFED;
+		return pal_verdict(skb, &packet.tuple, &decision, config.mode);
+	}
+
+	now = bpf_ktime_get_ns();
+	tracked = pal_ct_lookup(&packet.tuple, now);
+	if ((tracked & PAL_CT_SEEN_AT_SOURCE) || pal_ct_is_reply(&packet.tuple, now) ||
+	    pal_ct_is_related(&packet, packet.inner.dst, packet.tuple.src, now))
+		return pal_pass(PAL_ALLOW_CONNTRACK);
+
+	pal_decide_leaving_pod(config.generation, &packet.tuple, &decision);
+	if (pal_ct_opens_flow(decision.reason, config.mode))
+		pal_ct_record(&packet.tuple, tracked, PAL_CT_SEEN_AT_SOURCE, now);
+	return pal_verdict(skb, &packet.tuple, &decision, config.mode);
+}
+
+/* What local pod tuple.dst receives: every side of a flow between pods, and
+ * the ingress side of a flow from outside, is decided here. */
+SEC("tc")
+int pal_to_pod(struct __sk_buff *skb)
+{
+	const struct pal_config config = pal_read_config();
+	struct pal_decision decision = {};
+	struct pal_packet packet = {};
+	__u32 tracked;
+	__u64 now;
+
+	switch (pal_parse(skb, &packet)) {
+	case PAL_PARSE_NOT_IP:
+		return pal_pass(PAL_ALLOW_NOT_IP);
+	case PAL_PARSE_MALFORMED:
+		decision.reason = PAL_DROP_MALFORMED;
+		return pal_verdict(skb, NULL, &decision, config.mode);
+	default:
+		break;
+	}
+	if (pal_is_link_local(&packet))
+		return pal_pass(PAL_ALLOW_LINK_LOCAL);
+
+	now = bpf_ktime_get_ns();
+	tracked = pal_ct_lookup(&packet.tuple, now);
+	if ((tracked & PAL_CT_ALLOWED_AT_DEST) || pal_ct_is_reply(&packet.tuple, now) ||
+	    pal_ct_is_related(&packet, packet.inner.src, packet.tuple.dst, now))
+		return pal_pass(PAL_ALLOW_CONNTRACK);
+
+	pal_decide_reaching_pod(config.generation, &packet.tuple, &decision);
+	if (pal_ct_opens_flow(decision.reason, config.mode))
+		pal_ct_record(&packet.tuple, tracked, PAL_CT_ALLOWED_AT_DEST, now);
+	return pal_verdict(skb, &packet.tuple, &decision, config.mode);
+}
