@@ -280,8 +280,10 @@ class Compiler {
     for (const Pod& pod : state_.pods) {
       ensure(namespaceOf(pod.metadata));
     }
-    for (const NetworkPolicy& policy : state_.policies) {
-      ensure(namespaceOf(policy.metadata));
+    for (size_t p = 0; p < state_.policies.size(); ++p) {
+      const std::string ns = namespaceOf(state_.policies[p].metadata);
+      ensure(ns);
+      policies_by_namespace_[ns].push_back(p);
     }
   }
 
@@ -343,11 +345,8 @@ class Compiler {
     RuleSetKey key;
     key.direction = direction;
     bool named_ingress_ports = false;
-    for (size_t p = 0; p < state_.policies.size(); ++p) {
+    for (size_t p : policies_by_namespace_[identity.namespace_name]) {
       const NetworkPolicy& policy = state_.policies[p];
-      if (namespaceOf(policy.metadata) != identity.namespace_name) {
-        continue;
-      }
       const PolicyTypes types = effectivePolicyTypes(policy.spec);
       if ((direction == Direction::kIngress ? !types.ingress : !types.egress) ||
           !selectorMatches(policy.spec.pod_selector, identity.labels)) {
@@ -503,7 +502,10 @@ class Compiler {
       }
     }
     if (!blocks.empty()) {
-      compileRegions(key, ruleset, blocks, [&](size_t block, auto&& add) {
+      // Only a named port on an ipBlock peer needs the per-pod pass below.
+      const bool named_ports_with_blocks = std::ranges::any_of(
+          block_uses, [](const BlockUse& use) { return !use.spec.name.empty(); });
+      compileRegions(key, ruleset, blocks, named_ports_with_blocks, [&](size_t block, auto&& add) {
         for (const BlockUse& use : block_uses) {
           if (use.block == block) {
             add(use.spec, use.rule);
@@ -531,7 +533,8 @@ class Compiler {
   // of blocks containing it (all addresses longest-matching a key share it).
   template <class ForEachUse>
   void compileRegions(const RuleSetKey& key, uint32_t ruleset,
-                      const std::vector<IpBlockPeer>& blocks, ForEachUse&& for_each_use) {
+                      const std::vector<IpBlockPeer>& blocks, bool named_ports_with_blocks,
+                      ForEachUse&& for_each_use) {
     std::set<Prefix> keys;
     bool any_v6 = false;
     for (const IpBlockPeer& block : blocks) {
@@ -574,7 +577,7 @@ class Compiler {
         });
       }
     }
-    if (key.direction == Direction::kEgress) {
+    if (key.direction == Direction::kEgress && named_ports_with_blocks) {
       compileNamedPortsToBlockedPods(ruleset, blocks, for_each_use);
     }
   }
@@ -665,6 +668,7 @@ class Compiler {
   std::map<std::string, Labels, std::less<>> namespace_labels_;
   std::vector<Identity> identities_;
   std::map<std::string, std::vector<size_t>, std::less<>> identities_by_namespace_;
+  std::map<std::string, std::vector<size_t>, std::less<>> policies_by_namespace_;
   std::vector<Endpoint> endpoints_;
   std::map<RuleSetKey, uint32_t> ruleset_ids_;
   std::set<uint32_t> per_endpoint_;

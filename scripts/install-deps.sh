@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libssl-dev openssl libboost-dev libboost-system-dev libsimdjson-dev libmimalloc-dev
+  iproute2 iptables libmnl-dev
+  clang libbpf-dev bpftool libelf-dev zlib1g-dev
 )
 case "${1:-}" in
   demo) packages+=(curl jq ca-certificates) ;;

@@ -26,6 +26,10 @@ namespace palisade::server::metrics {
 class Counter {
  public:
   void inc(double amount = 1.0);
+  // Mirrors a total counted elsewhere (the kernel's per-CPU packet counters);
+  // a smaller value than the current one is ignored, as a counter never
+  // goes down.
+  void raiseTo(double total);
   double value() const;
 
  private:

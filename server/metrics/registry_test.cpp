@@ -216,4 +216,14 @@ TEST(Registry, LatencyBucketsSpanAHundredMicrosecondsToTenSeconds) {
 }
 
 }  // namespace
+TEST(Counter, RaiseToMirrorsAnExternalTotalAndNeverGoesDown) {
+  Counter counter;
+  counter.raiseTo(10);
+  EXPECT_EQ(counter.value(), 10);
+  counter.raiseTo(4);
+  EXPECT_EQ(counter.value(), 10);
+  counter.raiseTo(12.5);
+  EXPECT_EQ(counter.value(), 12.5);
+}
+
 }  // namespace palisade::server::metrics
