@@ -16,7 +16,8 @@
 //   {node_netns}     the node's network namespace, which the enforcer runs in
 //   {node_ips}       the node's addresses, comma-separated (IPv4 first)
 //   {service_cidrs}  the Service ranges, comma-separated (IPv4 first)
-//   {pin_dir}        a BPF filesystem mounted for this lab alone (<run dir>/bpf),
+//   {pin_dir}        a folder in a BPF filesystem mounted for this lab alone
+//                    (<run dir>/bpf/palisade),
 //                    removed at teardown
 //   {run_dir}        the lab's private temporary folder, removed at teardown
 

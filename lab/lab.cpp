@@ -420,7 +420,7 @@ policy::Result<Lab> Lab::create(const policy::ClusterState& cluster, LabOptions 
   // A BPF filesystem of the lab's own, mounted when an enforcer starts: the
   // machine's /sys/fs/bpf may not be mounted, and nothing the lab pins should
   // outlive it.
-  state->pin_dir = state->run_dir / "bpf";
+  state->pin_dir = state->run_dir / "bpf" / "palisade";
   std::optional<EnforcerSpec> enforcer = std::move(options.enforcer);
   state->options = std::move(options);
   // From here on the Lab owns whatever exists, and tears it down on failure.
@@ -545,11 +545,14 @@ policy::Result<void> Lab::startEnforcer(const EnforcerSpec& spec) {
     return policy::fail("the enforcer command is empty");
   }
   if (!state.bpffs_mounted) {
+    // The pins go in a folder inside the mount, as under /sys/fs/bpf: an
+    // uninstall removes the folder, never the mount point.
+    const fs::path mount_point = state.pin_dir.parent_path();
     std::error_code made;
-    fs::create_directories(state.pin_dir, made);
-    if (made || ::mount("bpf", state.pin_dir.c_str(), "bpf", 0, "mode=0700") != 0) {
+    fs::create_directories(mount_point, made);
+    if (made || ::mount("bpf", mount_point.c_str(), "bpf", 0, "mode=0700") != 0) {
       return policy::fail(fmt::format("cannot mount a BPF filesystem on {}: {}",
-                                      state.pin_dir.string(),
+                                      mount_point.string(),
                                       made ? made.message() : std::strerror(errno)));
     }
     state.bpffs_mounted = true;
@@ -688,13 +691,13 @@ std::vector<std::string> Lab::teardown() {
   }
   if (state.bpffs_mounted) {
     // Detached: pins still referenced by a dying enforcer do not block it.
-    if (::umount2(state.pin_dir.c_str(), MNT_DETACH) != 0) {
-      problems.push_back(fmt::format("cannot unmount {}: {}", state.pin_dir.string(),
-                                     std::strerror(errno)));
+    if (::umount2(state.pin_dir.parent_path().c_str(), MNT_DETACH) != 0) {
+      problems.push_back(fmt::format("cannot unmount {}: {}",
+                                     state.pin_dir.parent_path().string(), std::strerror(errno)));
     }
     state.bpffs_mounted = false;
   }
-  for (const fs::path& path : {state.pin_dir, state.run_dir}) {
+  for (const fs::path& path : {state.run_dir}) {
     std::error_code error;
     if (!path.empty() && fs::exists(path, error)) {
       fs::remove_all(path, error);

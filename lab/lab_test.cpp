@@ -414,7 +414,7 @@ TEST_F(LabTest, TheEnforcerRunsInTheNodeNamespaceWithThePlaceholdersFilledIn) {
             fmt::format("{}\n10.244.255.254,fd00:244::fffe\n10.96.0.0/16,fd00:96::/112\n"
                         "palisade-lab-node\n{}\n{}\n{}\n",
                         lab.manifestsDir().string(), topology.node_netns,
-                        (lab.runDir() / "bpf").string(),
+                        (lab.runDir() / "bpf" / "palisade").string(),
                         (lab.runDir() / "topology.json").string()));
   const nlohmann::json json = nlohmann::json::parse(readFile(lab.runDir() / "topology.json"));
   EXPECT_EQ(json.at("pods")[1].at("interface"), "pl1h");
