@@ -160,7 +160,8 @@ policy::Result<void> Enforcer::enforce(const policy::ClusterState& state) {
     errors_.with({"apply"}).inc();
     return applied;
   }
-  apply_seconds_.with(kNoLabels).observe(secondsSince(apply_start));
+  const double apply_seconds = secondsSince(apply_start);
+  apply_seconds_.with(kNoLabels).observe(apply_seconds);
   generation_.with(kNoLabels).set(generation);
   index_ = std::move(compiled.index);
   pods_by_address_.clear();
@@ -178,7 +179,8 @@ policy::Result<void> Enforcer::enforce(const policy::ClusterState& state) {
             {"endpoints", compiled.tables.endpoints.size()},
             {"rules", compiled.tables.rules.size()},
             {"cidrs", compiled.tables.cidrs.size()},
-            {"compileSeconds", compile_seconds}});
+            {"compileSeconds", compile_seconds},
+            {"applySeconds", apply_seconds}});
 
   // Attached only now: the tables that isolate a new pod are live before its
   // first packet can reach the programs.

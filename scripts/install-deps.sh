@@ -17,7 +17,7 @@ packages=(
 )
 case "${1:-}" in
   demo) packages+=(curl jq ca-certificates) ;;
-  bench) packages+=(curl jq bc iproute2 nginx nghttp2-client hey) ;;
+  bench) packages+=(curl jq bc iproute2 nginx nghttp2-client hey iperf3 ipset) ;;
   "") ;;
   *) echo "install-deps: unknown set '$1' (demo, bench)" >&2; exit 2 ;;
 esac
