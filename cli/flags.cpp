@@ -118,4 +118,24 @@ policy::Result<policy::Endpoint> parseEndpoint(std::string_view text, std::strin
       "{}: \"{}\" is neither NAMESPACE/POD nor an IP address", flag, text));
 }
 
+policy::Result<policy::MatrixQuery> parseMatrixFlags(std::string_view output,
+                                                     const std::vector<std::string>& ports,
+                                                     const std::vector<std::string>& protocols) {
+  if (output != "table" && output != "json") {
+    return policy::fail("-o: unknown output format \"" + std::string(output) +
+                        "\": must be table or json");
+  }
+  policy::Result<std::vector<uint16_t>> parsed_ports = parsePorts(ports, "--ports");
+  if (!parsed_ports) {
+    return std::unexpected(parsed_ports.error());
+  }
+  policy::Result<std::vector<policy::Protocol>> parsed_protocols =
+      parseProtocols(protocols, "--protocols");
+  if (!parsed_protocols) {
+    return std::unexpected(parsed_protocols.error());
+  }
+  return policy::MatrixQuery{.protocols = std::move(*parsed_protocols),
+                             .ports = std::move(*parsed_ports)};
+}
+
 }  // namespace palisade::cli

@@ -10,6 +10,7 @@
 
 #include "policy/error.h"
 #include "policy/objects.h"
+#include "policy/matrix.h"
 #include "policy/oracle.h"
 
 namespace palisade::cli {
@@ -35,6 +36,12 @@ struct PortAndProtocol {
 // "80/TCP", "53/udp", or "80" for TCP.
 policy::Result<PortAndProtocol> parsePortAndProtocol(std::string_view text,
                                                      std::string_view flag);
+
+// The output format and the protocols and ports of a matrix, as `matrix` and
+// `lab` take them (-o table|json, --ports, --protocols).
+policy::Result<policy::MatrixQuery> parseMatrixFlags(std::string_view output,
+                                                     const std::vector<std::string>& ports,
+                                                     const std::vector<std::string>& protocols);
 
 // An IP address, or "namespace/pod".
 policy::Result<policy::Endpoint> parseEndpoint(std::string_view text, std::string_view flag);

@@ -160,23 +160,13 @@ std::vector<std::string> differences(const std::vector<policy::MatrixEntry>& mea
 }  // namespace
 
 int runLab(const LabOptions& options, std::ostream& out, std::ostream& err) {
-  if (options.output != "table" && options.output != "json") {
-    err << kCommand << ": -o: unknown output format \"" << options.output
-        << "\": must be table or json\n";
+  policy::Result<policy::MatrixQuery> query =
+      parseMatrixFlags(options.output, options.ports, options.protocols);
+  if (!query) {
+    err << kCommand << ": " << query.error().message << "\n";
     return kExitUsage;
   }
-  policy::Result<std::vector<uint16_t>> ports = parsePorts(options.ports, "--ports");
-  if (!ports) {
-    err << kCommand << ": " << ports.error().message << "\n";
-    return kExitUsage;
-  }
-  policy::Result<std::vector<policy::Protocol>> protocols =
-      parseProtocols(options.protocols, "--protocols");
-  if (!protocols) {
-    err << kCommand << ": " << protocols.error().message << "\n";
-    return kExitUsage;
-  }
-  for (policy::Protocol protocol : *protocols) {
+  for (policy::Protocol protocol : query->protocols) {
     if (policy::Result<void> supported = lab::checkProtocolSupport(protocol); !supported) {
       err << kCommand << ": --protocols: " << policy::toString(protocol)
           << " cannot be probed: " << supported.error().message << "\n";
@@ -234,8 +224,7 @@ int runLab(const LabOptions& options, std::ostream& out, std::ostream& err) {
                          ? fmt::format("{} (pid {})", enforcer_program, *lab->enforcerPid())
                          : "none");
 
-  const policy::MatrixQuery query{.protocols = *protocols, .ports = *ports};
-  policy::Result<lab::Measurement> measurement = lab->measure(query);
+  policy::Result<lab::Measurement> measurement = lab->measure(*query);
   std::vector<std::string> problems = lab->teardown();
   for (const std::string& problem : problems) {
     err << kCommand << ": teardown: " << problem << "\n";
@@ -248,7 +237,8 @@ int runLab(const LabOptions& options, std::ostream& out, std::ostream& err) {
     return kExitLabFailed;
   }
   err << fmt::format("{}: {} probes ({} on {}{}) in {} ms\n", kCommand,
-                     measurement->entries.size(), protocolsText(*protocols), portsText(*ports),
+                     measurement->entries.size(), protocolsText(query->protocols),
+                     portsText(query->ports),
                      options.via_services ? ", through Services" : "",
                      measurement->duration.count());
   for (const std::string& anomaly : measurement->anomalies) {
@@ -265,7 +255,7 @@ int runLab(const LabOptions& options, std::ostream& out, std::ostream& err) {
   if (options.check) {
     const std::vector<std::string> found = differences(
         measurement->entries,
-        policy::reachabilityMatrix(policy::ReachabilityOracle(lab->cluster()), query));
+        policy::reachabilityMatrix(policy::ReachabilityOracle(lab->cluster()), *query));
     for (const std::string& line : found) {
       err << kCommand << ": differs from the oracle: " << line << "\n";
     }

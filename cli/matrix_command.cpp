@@ -16,20 +16,10 @@ constexpr std::string_view kCommand = "palisadectl matrix";
 }  // namespace
 
 int runMatrix(const MatrixOptions& options, std::ostream& out, std::ostream& err) {
-  if (options.output != "table" && options.output != "json") {
-    err << kCommand << ": -o: unknown output format \"" << options.output
-        << "\": must be table or json\n";
-    return kExitUsage;
-  }
-  policy::Result<std::vector<uint16_t>> ports = parsePorts(options.ports, "--ports");
-  if (!ports) {
-    err << kCommand << ": " << ports.error().message << "\n";
-    return kExitUsage;
-  }
-  policy::Result<std::vector<policy::Protocol>> protocols =
-      parseProtocols(options.protocols, "--protocols");
-  if (!protocols) {
-    err << kCommand << ": " << protocols.error().message << "\n";
+  policy::Result<policy::MatrixQuery> query =
+      parseMatrixFlags(options.output, options.ports, options.protocols);
+  if (!query) {
+    err << kCommand << ": " << query.error().message << "\n";
     return kExitUsage;
   }
   std::expected<policy::ClusterState, int> state =
@@ -40,7 +30,7 @@ int runMatrix(const MatrixOptions& options, std::ostream& out, std::ostream& err
 
   const policy::ReachabilityOracle oracle(std::move(*state));
   const std::vector<policy::MatrixEntry> entries = policy::reachabilityMatrix(
-      oracle, policy::MatrixQuery{.protocols = *protocols, .ports = *ports});
+      oracle, *query);
   if (options.output == "json") {
     printMatrixJson(entries, out);
   } else {

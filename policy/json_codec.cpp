@@ -16,27 +16,7 @@ struct DecodeFailure {
   DecodeError error;
 };
 
-std::string_view typeName(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::boolean:
-      return "boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-      return "integer";
-    case json::value_t::number_float:
-      return "number";
-    case json::value_t::string:
-      return "string";
-    case json::value_t::array:
-      return "array";
-    case json::value_t::object:
-      return "object";
-    default:
-      return "binary";
-  }
-}
+std::string_view typeName(const json& value) { return jsonTypeName(value); }
 
 // A field path in the apiserver's notation: spec.ingress[0].from, labels[app].
 class Path {
@@ -475,6 +455,28 @@ json encodeRules(const std::vector<NetworkPolicyRule>& rules, std::string_view p
 }
 
 }  // namespace
+
+std::string_view jsonTypeName(const json& value) {
+  switch (value.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return "integer";
+    case json::value_t::number_float:
+      return "number";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::object:
+      return "object";
+    default:
+      return "binary";
+  }
+}
 
 Decoded<ObjectMeta> decodeObjectMeta(const json& metadata) {
   return decodeWith([&] { return readObjectMeta(metadata, Path("metadata")); });

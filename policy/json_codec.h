@@ -7,6 +7,7 @@
 
 #include <expected>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -27,6 +28,10 @@ Decoded<Namespace> decodeNamespace(const nlohmann::json& object);
 Decoded<Pod> decodePod(const nlohmann::json& object);
 Decoded<NetworkPolicy> decodeNetworkPolicy(const nlohmann::json& object);
 Decoded<LabelSelector> decodeLabelSelector(const nlohmann::json& selector);
+
+// The JSON type of a value as error messages name it: "string", "integer",
+// "number", "boolean", "array", "object", "null".
+std::string_view jsonTypeName(const nlohmann::json& value);
 
 // Full objects with apiVersion and kind; empty and absent fields are omitted.
 nlohmann::json encodeNamespace(const Namespace& ns);

@@ -8,6 +8,8 @@
 
 #include <simdjson.h>
 
+#include "policy/json_codec.h"
+
 namespace palisade::server {
 namespace {
 
@@ -37,27 +39,7 @@ struct ReviewError {
   std::string message;
 };
 
-std::string_view typeName(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::boolean:
-      return "boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-      return "integer";
-    case json::value_t::number_float:
-      return "number";
-    case json::value_t::string:
-      return "string";
-    case json::value_t::array:
-      return "array";
-    case json::value_t::object:
-      return "object";
-    default:
-      return "binary";
-  }
-}
+std::string_view typeName(const json& value) { return policy::jsonTypeName(value); }
 
 [[noreturn]] void failAt(std::string_view path, std::string_view message) {
   throw ReviewError{std::string(path) + ": " + std::string(message)};
