@@ -633,6 +633,23 @@ std::optional<std::string> Lab::stopEnforcer(int signal) {
   return describeExit(*status);
 }
 
+policy::Result<void> Lab::removeEnforcer() {
+  State& state = *state_;
+  if (state.enforcer.started()) {
+    if (const std::optional<int> status = state.enforcer.stop(SIGTERM, state.enforcer_grace);
+        status && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL) {
+      return policy::fail(fmt::format("the enforcer did not exit within {} ms of SIGTERM",
+                                      state.enforcer_grace.count()));
+    }
+  }
+  for (const std::vector<std::string>& command : state.cleanup_commands) {
+    if (policy::Result<void> cleaned = state.inNode(command, ""); !cleaned) {
+      return policy::fail(fmt::format("enforcer cleanup: {}", cleaned.error().message));
+    }
+  }
+  return {};
+}
+
 std::optional<pid_t> Lab::enforcerPid() const {
   if (!state_->enforcer.started()) {
     return std::nullopt;

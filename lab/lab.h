@@ -101,6 +101,10 @@ class Lab {
   // grace period. Returns how it ended ("exited with status 0"), or nullopt
   // when none was running. Does not run the cleanup command: teardown does.
   std::optional<std::string> stopEnforcer(int signal = SIGTERM);
+  // Stops the enforcer with SIGTERM and runs its cleanup commands (its
+  // --uninstall), so that nothing it attached or pinned is left: the lab is
+  // back to no enforcement and a later startEnforcer begins afresh.
+  [[nodiscard]] policy::Result<void> removeEnforcer();
   std::optional<pid_t> enforcerPid() const;
 
   // Replaces the cluster's policies and rewrites networkpolicies.json (by an

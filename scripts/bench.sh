@@ -20,3 +20,6 @@ echo "== compiling 1,000 / 10,000 / 100,000 pods"
 echo
 echo "== palisade-enforcer: from a manifest change to live tables, 100,000 pods and 10,000 policies"
 "$(dirname "$0")/bench-update.sh" "$build_dir"
+echo
+echo "== TCP throughput between two lab pods: no enforcer, iptables + ipset, palisade-enforcer (10,000 policies)"
+"$build_dir/bench/dataplane_bench" --runs 7 --seconds 5
