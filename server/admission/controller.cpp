@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "policy/json_codec.h"
+#include "policy/label_selector.h"
 #include "policy/lint.h"
 #include "policy/onboarding.h"
 #include "policy/taxonomy.h"
@@ -556,7 +557,34 @@ class Admission {
       std::ranges::move(inheritanceConflicts(labels, *namespace_labels),
                         std::back_inserter(violations));
     }
-    return judge(messages(violations), modeIn(namespace_labels));
+    std::vector<std::string> problems = messages(violations);
+    std::vector<std::string> warnings;
+    if (config_.require_pod_coverage) {
+      coverage(ns, labels, problems, warnings);
+    }
+    return judge(problems, modeIn(namespace_labels), std::move(warnings));
+  }
+
+  // The coverage gate: a pod no NetworkPolicy selects is open to every peer,
+  // whatever the rest of the namespace does. The default-deny that onboarding
+  // creates selects every pod, so in an onboarded namespace this holds.
+  void coverage(const std::string& ns, const Labels& labels, std::vector<std::string>& problems,
+                std::vector<std::string>& warnings) const {
+    const ClusterView::Policies policies =
+        cluster_ == nullptr ? nullptr : cluster_->namespacePolicies(ns);
+    if (!policies) {
+      warnings.push_back("NetworkPolicy coverage not checked: " +
+                         std::string(cluster_ == nullptr ? "the webhook has no connection to the API"
+                                                         : "policies not synced yet"));
+      return;
+    }
+    const bool selected = std::ranges::any_of(*policies, [&](const policy::NetworkPolicy& p) {
+      return policy::selectorMatches(p.spec.pod_selector, labels);
+    });
+    if (!selected) {
+      problems.push_back("no NetworkPolicy in namespace " + quote(ns) +
+                         " selects this pod; add one (onboarding's default-deny selects all)");
+    }
   }
 
   AdmissionOutcome validateWorkload(const Workload& workload) const {

@@ -10,7 +10,8 @@
 //                             from the namespace
 // Validating (/validate):
 //   Namespace  CREATE/UPDATE  taxonomy; UPDATE may not remove required labels
-//   Pod        CREATE/UPDATE  taxonomy, inherited-label conflicts
+//   Pod        CREATE/UPDATE  taxonomy, inherited-label conflicts, coverage
+//                             (some NetworkPolicy of its namespace selects it)
 //   Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob
 //                             the pod template's labels, as pods would get them
 //   NetworkPolicy             apiserver validation (400), lint (warnings);
@@ -22,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "policy/config.h"
 #include "policy/objects.h"
@@ -34,8 +36,14 @@ namespace palisade::server {
 class ClusterView {
  public:
   virtual ~ClusterView() = default;
+  using Policies = std::shared_ptr<const std::vector<policy::NetworkPolicy>>;
+
   // The labels of a namespace, or nullopt when unknown.
   virtual std::optional<policy::Labels> namespaceLabels(std::string_view namespace_name) const = 0;
+  // The NetworkPolicies of a namespace as one consistent snapshot (empty when
+  // it has none), or null when they are not known (no API connection, or the
+  // cache has not synced yet).
+  virtual Policies namespacePolicies(std::string_view namespace_name) const = 0;
 };
 
 // A decision and a short account of it for the structured log and metrics.

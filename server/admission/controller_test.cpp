@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "policy/config.h"
+#include "policy/onboarding.h"
 
 namespace palisade::server {
 namespace {
@@ -61,11 +62,20 @@ std::shared_ptr<const policy::Config> loadConfig(std::string_view yaml = kPlatfo
                                                                    : policy::defaultConfig());
 }
 
-// The namespaces the webhook's informer would have seen.
+// The namespaces the webhook's informer would have seen, each onboarded
+// (its default-deny policy selects every pod) unless given its policies.
 class FakeCluster : public ClusterView {
  public:
-  explicit FakeCluster(std::map<std::string, policy::Labels> namespaces)
-      : namespaces_(std::move(namespaces)) {}
+  explicit FakeCluster(std::map<std::string, policy::Labels> namespaces,
+                       std::map<std::string, std::vector<policy::NetworkPolicy>> policies = {})
+      : namespaces_(std::move(namespaces)) {
+    for (const auto& [name, labels] : namespaces_) {
+      auto given = policies.find(name);
+      policies_[name] = std::make_shared<const std::vector<policy::NetworkPolicy>>(
+          given != policies.end() ? given->second
+                                  : policy::onboardingPolicies(name, policy::OnboardingTemplates{}));
+    }
+  }
   std::optional<policy::Labels> namespaceLabels(std::string_view name) const override {
     auto found = namespaces_.find(std::string(name));
     if (found == namespaces_.end()) {
@@ -73,9 +83,14 @@ class FakeCluster : public ClusterView {
     }
     return found->second;
   }
+  Policies namespacePolicies(std::string_view name) const override {
+    auto found = policies_.find(std::string(name));
+    return found == policies_.end() ? nullptr : found->second;
+  }
 
  private:
   std::map<std::string, policy::Labels> namespaces_;
+  std::map<std::string, Policies> policies_;
 };
 
 const FakeCluster& cluster() {
@@ -680,6 +695,107 @@ TEST(PodValidation, NonStringLabelIsABadRequestNamingTheField) {
   EXPECT_EQ(outcome.response.status->code, 400);
   EXPECT_EQ(outcome.response.status->message,
             "Pod shop/web-7d9f8b6c5d-: metadata.labels[app]: expected string, got object");
+}
+
+// --- Pods: the coverage gate ------------------------------------------------
+
+policy::NetworkPolicy policySelecting(std::string ns, policy::Labels match_labels) {
+  policy::NetworkPolicy selecting;
+  selecting.metadata.name = "allow-db";
+  selecting.metadata.namespace_name = std::move(ns);
+  selecting.spec.pod_selector.match_labels = std::move(match_labels);
+  selecting.spec.policy_types = {"Ingress"};
+  return selecting;
+}
+
+const FakeCluster& clusterWithOnlyADatabasePolicy() {
+  static const FakeCluster kCluster(
+      {{"shop", {{"team", "shop"}, {"env", "prod"}}},
+       {"sandbox", {{"team", "platform"}, {"env", "dev"}, {"palisade.dev/mode", "warn"}}}},
+      {{"shop", {policySelecting("shop", {{"app", "db"}})}},
+       {"sandbox", {policySelecting("sandbox", {{"app", "db"}})}}});
+  return kCluster;
+}
+
+const json kShopWebLabels = {
+    {"app", "web"}, {"team", "shop"}, {"env", "prod"}, {"example.com/tier", "backend"}};
+
+TEST(PodCoverage, APodNoPolicySelectsIsDeniedSayingHowToFixIt) {
+  const AdmissionController controller(loadConfig(), &clusterWithOnlyADatabasePolicy());
+  const auto outcome =
+      controller.validate(podRequest("shop", "CREATE", podObject("shop", kShopWebLabels)));
+  EXPECT_FALSE(outcome.response.allowed);
+  ASSERT_TRUE(outcome.response.status.has_value());
+  EXPECT_EQ(outcome.response.status->code, 403);
+  EXPECT_EQ(outcome.response.status->message,
+            R"(Pod shop/web-7d9f8b6c5d-: no NetworkPolicy in namespace "shop" selects this pod; )"
+            R"(add one (onboarding's default-deny selects all))");
+}
+
+TEST(PodCoverage, APodSomePolicySelectsIsAdmitted) {
+  const AdmissionController controller(loadConfig(), &clusterWithOnlyADatabasePolicy());
+  json labels = kShopWebLabels;
+  labels["app"] = "db";
+  const auto outcome =
+      controller.validate(podRequest("shop", "CREATE", podObject("shop", labels)));
+  EXPECT_TRUE(outcome.response.allowed);
+  EXPECT_EQ(outcome.decision, "allowed");
+  EXPECT_TRUE(outcome.response.warnings.empty());
+}
+
+TEST(PodCoverage, TheOnboardingDefaultDenyCoversEveryPod) {
+  const AdmissionController controller(loadConfig(), &cluster());
+  const auto outcome =
+      controller.validate(podRequest("shop", "CREATE", podObject("shop", kShopWebLabels)));
+  EXPECT_TRUE(outcome.response.allowed);
+  EXPECT_TRUE(outcome.response.warnings.empty());
+}
+
+TEST(PodCoverage, WarnModeAdmitsAnUncoveredPodWithAWarning) {
+  const AdmissionController controller(loadConfig(), &clusterWithOnlyADatabasePolicy());
+  const auto outcome = controller.validate(podRequest(
+      "sandbox", "CREATE",
+      podObject("sandbox", {{"app", "web"}, {"team", "platform"}, {"env", "dev"},
+                            {"example.com/tier", "backend"}})));
+  EXPECT_TRUE(outcome.response.allowed);
+  EXPECT_EQ(outcome.decision, "warned");
+  EXPECT_THAT(outcome.response.warnings,
+              ElementsAre(R"(no NetworkPolicy in namespace "sandbox" selects this pod; add one )"
+                          R"((onboarding's default-deny selects all))"));
+}
+
+TEST(PodCoverage, TurnedOffInTheConfigurationItAdmitsUncoveredPods) {
+  const AdmissionController controller(
+      loadConfig(std::string(kPlatformConfig) + "  requireNetworkPolicy: false\n"),
+      &clusterWithOnlyADatabasePolicy());
+  const auto outcome =
+      controller.validate(podRequest("shop", "CREATE", podObject("shop", kShopWebLabels)));
+  EXPECT_TRUE(outcome.response.allowed);
+  EXPECT_EQ(outcome.decision, "allowed");
+}
+
+TEST(PodCoverage, UnknownPoliciesAdmitThePodAndSaySoInAWarning) {
+  const AdmissionController without_api(loadConfig(), nullptr);
+  const auto outcome =
+      without_api.validate(podRequest("shop", "CREATE", podObject("shop", kShopWebLabels)));
+  EXPECT_TRUE(outcome.response.allowed);
+  EXPECT_THAT(outcome.response.warnings,
+              ElementsAre("NetworkPolicy coverage not checked: the webhook has no connection to "
+                          "the API"));
+
+  const AdmissionController unsynced(loadConfig(), &cluster());
+  const auto unknown = unsynced.validate(
+      podRequest("brand-new", "CREATE", podObject("brand-new", kShopWebLabels)));
+  EXPECT_THAT(unknown.response.warnings,
+              Contains("NetworkPolicy coverage not checked: policies not synced yet"));
+}
+
+TEST(PodCoverage, ExemptNamespacesAreNotGated) {
+  const AdmissionController controller(loadConfig(), &clusterWithOnlyADatabasePolicy());
+  const auto outcome = controller.validate(
+      podRequest("kube-system", "CREATE", podObject("kube-system", kShopWebLabels)));
+  EXPECT_TRUE(outcome.response.allowed);
+  EXPECT_EQ(outcome.decision, "exempt");
 }
 
 // --- Pod controllers --------------------------------------------------------
