@@ -18,6 +18,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <utility>
 
@@ -247,6 +248,28 @@ policy::Result<LoadedCa> loadCa(const PemPair& ca) {
   return LoadedCa{std::move(cert), std::move(key)};
 }
 
+policy::Result<std::chrono::system_clock::time_point> timeOf(const ASN1_TIME* time,
+                                                             const char* what) {
+  std::tm fields{};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &fields) != 1) {
+    return opensslFailure(std::string("cannot read the certificate's ") + what + " time");
+  }
+  // ASN1_TIME_to_tm gives UTC fields; timegm, unlike mktime, reads them as UTC.
+  return std::chrono::system_clock::from_time_t(::timegm(&fields));
+}
+
+policy::Result<Validity> validityOf(const X509* cert) {
+  auto not_before = timeOf(X509_get0_notBefore(cert), "notBefore");
+  if (!not_before) {
+    return std::unexpected(not_before.error());
+  }
+  auto not_after = timeOf(X509_get0_notAfter(cert), "notAfter");
+  if (!not_after) {
+    return std::unexpected(not_after.error());
+  }
+  return Validity{*not_before, *not_after};
+}
+
 policy::Result<void> checkDnsName(const std::string& name) {
   // A wildcard stands for exactly one leftmost label (RFC 6125 6.4.3).
   const bool wildcard = name.starts_with("*.");
@@ -459,6 +482,26 @@ policy::Result<PemPair> issueServingCertificate(const PemPair& ca,
     return std::unexpected(ok.error());
   }
   return toPem(leaf, key->get());
+}
+
+policy::Result<Validity> certificateValidity(std::string_view certificate_pem) {
+  ERR_clear_error();
+  const std::string text(certificate_pem);
+  BioPtr bio = readOnlyBio(text);
+  X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, noPassphrase, nullptr) : nullptr);
+  if (!cert) {
+    return opensslFailure("cannot read the certificate PEM");
+  }
+  return validityOf(cert.get());
+}
+
+policy::Result<Validity> checkCertificateAuthority(const PemPair& ca) {
+  ERR_clear_error();
+  auto loaded = loadCa(ca);
+  if (!loaded) {
+    return std::unexpected(loaded.error());
+  }
+  return validityOf(loaded->certificate.get());
 }
 
 std::vector<std::string> serviceDnsNames(std::string_view service, std::string_view namespace_name,

@@ -40,6 +40,22 @@ struct ServingCertificateRequest {
 [[nodiscard]] policy::Result<PemPair> issueServingCertificate(
     const PemPair& ca, const ServingCertificateRequest& request);
 
+// When a certificate may be used: [not_before, not_after].
+struct Validity {
+  std::chrono::system_clock::time_point not_before;
+  std::chrono::system_clock::time_point not_after;
+};
+
+// The validity period of a PEM certificate (the first of the text).
+[[nodiscard]] policy::Result<Validity> certificateValidity(std::string_view certificate_pem);
+
+// Checks that `ca` can sign serving certificates now, as issueServingCertificate
+// does before it signs: both PEM texts parse (an encrypted key does not), the
+// key is the certificate's, the certificate is a CA, and it has not expired.
+// Returns the CA certificate's validity, so that a caller can check that it
+// outlives what it will sign.
+[[nodiscard]] policy::Result<Validity> checkCertificateAuthority(const PemPair& ca);
+
 // The DNS names of a Service as the apiserver may address it:
 // name, name.ns, name.ns.svc, name.ns.svc.<cluster_domain>.
 std::vector<std::string> serviceDnsNames(std::string_view service, std::string_view namespace_name,

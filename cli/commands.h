@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "certs/certificate_files.h"
+
 namespace palisade::cli {
 
 // Exit codes shared by every command.
@@ -17,6 +19,7 @@ inline constexpr int kExitOk = 0;
 // matrix, lab: the manifests could not all be read or are invalid.
 // lab --check: the measured matrix differs from the oracle's.
 // explain: the flow is denied.
+// certs: the CA in --out cannot be used, or the files cannot be written.
 inline constexpr int kExitFindings = 1;
 // Bad flags, unreadable paths, unknown pods; for explain also unusable manifests;
 // for lab also not being root, or no enforcer to run.
@@ -93,5 +96,22 @@ struct LabOptions {
 // before it returns, also when SIGINT, SIGTERM or SIGHUP arrive meanwhile (a
 // second signal ends the process at once).
 int runLab(const LabOptions& options, std::ostream& out, std::ostream& err);
+
+struct CertsOptions {
+  std::string service;         // the webhook's Service
+  std::string namespace_name;  // the Service's namespace
+  std::string out;             // the folder of the files, made if missing
+  std::string cluster_domain = "cluster.local";
+  std::string secret_name;  // empty: "<service>-tls"
+  int days = certs::kDefaultServingDays;
+  int webhooks = 1;       // per webhook configuration, for webhook-patch.yaml
+  bool renew_ca = false;  // a new CA even when `out` holds one
+};
+
+// Makes a CA (or keeps the one `out` holds) and a new serving certificate for
+// the Service's DNS names, and writes them with a Secret manifest, the
+// caBundle and a patch for the webhook configurations
+// (certs::writeCertificateFiles). A summary and the caBundle go to `out`.
+int runCerts(const CertsOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace palisade::cli

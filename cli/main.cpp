@@ -145,6 +145,58 @@ int main(int argc, char** argv) {
     run = [&] { return palisade::cli::runLab(lab, std::cout, std::cerr); };
   });
 
+  palisade::cli::CertsOptions certs;
+  CLI::App* certs_command = app.add_subcommand(
+      "certs",
+      "Make the certificates palisade-webhook serves with: a CA (kept when --out already holds "
+      "one) and a new serving certificate for the webhook's Service, and write them with a "
+      "kubernetes.io/tls Secret, the caBundle and a patch that sets it in the webhook "
+      "configurations. Exit code: 0 written, 1 the CA in --out cannot be used or a file cannot "
+      "be written, 2 usage errors");
+  certs_command->add_option("--service", certs.service, "The webhook's Service")
+      ->required()
+      ->type_name("NAME");
+  certs_command->add_option("--namespace", certs.namespace_name, "The Service's namespace")
+      ->required()
+      ->type_name("NS");
+  certs_command
+      ->add_option("--out", certs.out,
+                   "Folder of the files (made, 0700, if missing): ca.crt, ca.key, tls.crt, "
+                   "tls.key, secret.yaml, ca-bundle.txt, webhook-patch.yaml")
+      ->required()
+      ->type_name("DIR");
+  certs_command
+      ->add_option("--days", certs.days,
+                   "Validity of the serving certificate, 1 to " +
+                       std::to_string(palisade::certs::kMaxServingDays) + " days (a new CA lives " +
+                       std::to_string(palisade::certs::kCaDays) + ")")
+      ->type_name("N")
+      ->capture_default_str();
+  certs_command->add_flag("--renew-ca", certs.renew_ca,
+                          "Replace the CA in --out with a new one (the webhook configurations "
+                          "then need the new caBundle)");
+  certs_command
+      ->add_option("--secret-name", certs.secret_name, "Name of the Secret (default: NAME-tls)")
+      ->type_name("NAME");
+  certs_command
+      ->add_option("--cluster-domain", certs.cluster_domain, "The cluster's DNS domain")
+      ->type_name("DOMAIN")
+      ->capture_default_str();
+  certs_command
+      ->add_option("--webhooks", certs.webhooks,
+                   "Webhooks in each webhook configuration: webhook-patch.yaml sets the caBundle "
+                   "of the first N")
+      ->type_name("N")
+      ->capture_default_str();
+  certs_command->footer(
+      "The serving certificate's names are NAME, NAME.NS, NAME.NS.svc and "
+      "NAME.NS.svc.DOMAIN; the kube-apiserver connects to a webhook Service as NAME.NS.svc. "
+      "Run again on the same --out to renew: the CA is kept, the serving certificate is new. "
+      "See docs/certificates.md\n");
+  certs_command->callback([&] {
+    run = [&] { return palisade::cli::runCerts(certs, std::cout, std::cerr); };
+  });
+
   // What follows "--" is the enforcer's command line for `lab`. It is cut off
   // before CLI11 sees it: there, a "--" right after a multi-value option
   // (-f a.yaml --) would only end that option's values.
