@@ -104,7 +104,9 @@ int run(const Options& options) {
 
   server::metrics::Registry registry;
   enforcer::MetricsEndpoint metrics(registry);
-  if (!options.metrics_addr.empty()) {
+  // "--metrics-addr=" cannot say empty: CLI11 reads it as the flag alone.
+  const bool serve_metrics = !options.metrics_addr.empty() && options.metrics_addr != "off";
+  if (serve_metrics) {
     const auto address = splitAddress(options.metrics_addr);
     if (!address) {
       std::cerr << "palisade-enforcer: --metrics-addr: expected ADDRESS:PORT\n";
@@ -137,7 +139,7 @@ int run(const Options& options) {
            {{"manifests", options.manifests},
             {"pinDir", options.pin_dir},
             {"mode", options.mode},
-            {"metricsPort", options.metrics_addr.empty() ? 0 : metrics.port()}});
+            {"metricsPort", serve_metrics ? metrics.port() : 0}});
   control.run(g_stop);
   // The programs stay attached and the maps pinned: enforcement goes on
   // until a new daemon takes over or --uninstall removes it.
@@ -170,7 +172,7 @@ int main(int argc, char** argv) {
   app.add_option("--node-name,--node", options.node_name,
                  "Attach only to pods scheduled on this node (spec.nodeName)");
   app.add_option("--metrics-addr", options.metrics_addr,
-                 "ADDRESS:PORT for /metrics over HTTP; empty disables it")
+                 "ADDRESS:PORT for /metrics over HTTP; off (or an empty argument) disables it")
       ->capture_default_str();
   app.add_option("--ready-file", options.ready_file,
                  "Created once the first cluster state is enforced");
