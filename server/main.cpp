@@ -2,6 +2,8 @@
 // credentials, the admission webhook and the HTTPS server. All logic lives in
 // the libraries the tests link.
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +15,7 @@
 #include <CLI/CLI.hpp>
 
 #include "certs/certificate_authority.h"
+#include "server/api_connection.h"
 #include "server/config_store.h"
 #include "server/http/https_server.h"
 #include "server/log.h"
@@ -36,7 +39,49 @@ struct Options {
   size_t max_connections = server::ServerLimits{}.max_connections;
   double reload_seconds = 2.0;
   std::string log_level = "info";
+  std::string kubeconfig;
+  bool in_cluster = false;
+  bool no_onboarding = false;
+  std::string identity;
+  std::string lease_name = "palisade-onboarding";
+  int resync_seconds = 300;
 };
+
+// This replica's name in the onboarding Lease: the pod's name (the chart sets
+// POD_NAME from the downward API), else the host's name and the process id.
+std::string replicaIdentity(const Options& options) {
+  if (!options.identity.empty()) {
+    return options.identity;
+  }
+  if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != '\0') {
+    return pod;
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  return std::string(host) + "-" + std::to_string(::getpid());
+}
+
+// The API connection when one is asked for; null when not.
+policy::Result<std::unique_ptr<server::ApiConnection>> connectToApi(
+    const Options& options, const server::ConfigStore& store) {
+  if (options.kubeconfig.empty() && !options.in_cluster) {
+    return std::unique_ptr<server::ApiConnection>();
+  }
+  if (!options.kubeconfig.empty() && options.in_cluster) {
+    return policy::fail("--kubeconfig and --in-cluster exclude each other");
+  }
+  server::ApiConnectionOptions api;
+  if (!options.kubeconfig.empty()) {
+    api.kubeconfig = options.kubeconfig;
+  }
+  api.in_cluster = options.in_cluster;
+  api.onboarding = !options.no_onboarding;
+  api.controller.identity = replicaIdentity(options);
+  api.controller.lease_namespace = store.current()->palisade_namespace;
+  api.controller.lease_name = options.lease_name;
+  api.controller.resync_period = std::chrono::seconds(options.resync_seconds);
+  return server::ApiConnection::create(std::move(api), store);
+}
 
 struct ListenAddress {
   std::string host;
@@ -166,7 +211,13 @@ int serve(Options options) {
   auto& certificate_reloads =
       registry.counter("palisade_tls_certificate_reloads_total",
                        "Serving certificate reloads, by result.", {"result"});
-  const server::Webhook webhook(store, /*cluster=*/nullptr, credentials->get(), registry);
+  auto api = connectToApi(options, store);
+  if (!api) {
+    std::cerr << "palisade-webhook: " << api.error().message << "\n";
+    return 1;
+  }
+  const server::ClusterView* cluster = *api ? &(*api)->view() : nullptr;
+  const server::Webhook webhook(store, cluster, credentials->get(), registry);
 
   server::ServerLimits limits;
   limits.threads = options.threads;
@@ -219,6 +270,15 @@ int serve(Options options) {
         break;
     }
   });
+  if (*api) {
+    (*api)->start();
+    logEvent(LogLevel::kInfo, "watching the kube-apiserver",
+             {{"source", (*api)->origin()}, {"onboarding", !options.no_onboarding}});
+  } else {
+    logEvent(LogLevel::kInfo,
+             "no API connection (--kubeconfig or --in-cluster): no label inheritance from "
+             "namespaces, no coverage gate, no onboarding");
+  }
   https.shutdownOnSignals({SIGTERM, SIGINT});
   logEvent(LogLevel::kInfo, "listening",
            {{"address", listen->host},
@@ -226,6 +286,9 @@ int serve(Options options) {
             {"threads", options.threads != 0 ? options.threads
                                              : std::max(1u, std::thread::hardware_concurrency())}});
   https.run();
+  if (*api) {
+    (*api)->stop();
+  }
   logEvent(LogLevel::kInfo, "stopped: in-flight requests answered");
   return 0;
 }
@@ -259,6 +322,24 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--log-level", options.log_level, "debug, info, warn or error")
+      ->capture_default_str();
+  app.add_option("--kubeconfig", options.kubeconfig,
+                 "Connect to the kube-apiserver with this kubeconfig (namespace labels, the "
+                 "coverage gate, onboarding)")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--in-cluster", options.in_cluster,
+               "Connect to the kube-apiserver as the pod's service account");
+  app.add_flag("--no-onboarding", options.no_onboarding,
+               "Do not run the onboarding controller (admission only)");
+  app.add_option("--identity", options.identity,
+                 "This replica's name in the onboarding Lease (default: $POD_NAME, else "
+                 "host-pid)");
+  app.add_option("--lease-name", options.lease_name,
+                 "The onboarding Lease, in Palisade's namespace")
+      ->capture_default_str();
+  app.add_option("--resync-period", options.resync_seconds,
+                 "Seconds between full onboarding passes over every namespace")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 

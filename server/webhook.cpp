@@ -107,6 +107,10 @@ HttpResponse Webhook::ready(const HttpRequest& request) const {
     return textResponse(request, http::status::service_unavailable,
                         "the serving certificate is not valid now\n");
   }
+  if (cluster_ != nullptr && !cluster_->hasSynced()) {
+    return textResponse(request, http::status::service_unavailable,
+                        "namespaces and NetworkPolicies not yet listed from the API\n");
+  }
   return textResponse(request, http::status::ok, "ready\n");
 }
 

@@ -44,6 +44,9 @@ class ClusterView {
   // it has none), or null when they are not known (no API connection, or the
   // cache has not synced yet).
   virtual Policies namespacePolicies(std::string_view namespace_name) const = 0;
+  // Whether what it knows is complete (its caches have listed once): the
+  // webhook is not ready before.
+  virtual bool hasSynced() const { return true; }
 };
 
 // A decision and a short account of it for the structured log and metrics.

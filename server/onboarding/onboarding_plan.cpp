@@ -82,6 +82,10 @@ std::vector<OnboardingAction> planOnboarding(const policy::Config& config,
       policy::NetworkPolicy replacement = wanted;
       replacement.metadata.resource_version = found->metadata.resource_version;
       replacement.metadata.uid = found->metadata.uid;
+      // Labels others added stay; only the managed label is put back.
+      replacement.metadata.labels = found->metadata.labels;
+      replacement.metadata.labels.insert_or_assign(std::string(policy::kManagedByLabel),
+                                                   std::string(policy::kManagedByValue));
       actions.push_back({.kind = OnboardingAction::Kind::kReplace, .policy = replacement});
     }
   }

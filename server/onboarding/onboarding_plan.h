@@ -20,8 +20,9 @@ struct OnboardingAction {
     kDelete,   // made by Palisade, no longer asked for by the configuration
   };
   Kind kind;
-  // The policy to create or to replace with (metadata.resourceVersion set to
-  // the existing one's for kReplace, so a concurrent change makes it fail
+  // The policy to create or to replace with (for kReplace: the managed spec,
+  // the existing labels plus the managed label, and the existing
+  // metadata.resourceVersion, so that a concurrent change makes the write fail
   // with a conflict instead of being overwritten); for kDelete, the existing
   // one.
   policy::NetworkPolicy policy;

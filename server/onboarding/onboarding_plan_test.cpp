@@ -101,12 +101,16 @@ TEST(OnboardingPlan, AChangedManagedPolicyIsReplacedAtTheVersionThatWasSeen) {
 TEST(OnboardingPlan, APolicyUnderAManagedNameWithoutTheLabelIsTakenBack) {
   const policy::Config config;
   std::vector<policy::NetworkPolicy> stored = storedManagedPolicies(config, "team-a");
-  stored[1].metadata.labels.clear();
+  stored[1].metadata.labels = {{"owner", "alice"}};
   const std::vector<OnboardingAction> actions =
       planOnboarding(config, namespaceNamed("team-a"), stored);
   ASSERT_EQ(actions.size(), 1u);
   EXPECT_EQ(actions[0].kind, Kind::kReplace);
   EXPECT_EQ(actions[0].policy.metadata.name, policy::kAllowDnsPolicyName);
+  // The label someone added stays; the managed label comes back.
+  EXPECT_EQ(actions[0].policy.metadata.labels,
+            (policy::Labels{{"owner", "alice"},
+                            {std::string(policy::kManagedByLabel), "palisade"}}));
 }
 
 TEST(OnboardingPlan, APolicyOfATemplateTurnedOffIsDeleted) {
