@@ -95,15 +95,21 @@ policy::Result<std::set<std::string>> flagsOf(const std::string& binary) {
 std::vector<std::string> grants(const YAML::Node& role) {
   std::vector<std::string> granted;
   for (const YAML::Node& rule : role["rules"]) {
-    EXPECT_FALSE(rule["resourceNames"].IsDefined()) << YAML::Dump(rule);
     EXPECT_FALSE(rule["nonResourceURLs"].IsDefined()) << YAML::Dump(rule);
+    std::vector<std::string> names = texts(rule["resourceNames"]);
+    if (names.empty()) {
+      names.emplace_back();
+    }
     for (const std::string& group : texts(rule["apiGroups"])) {
       for (const std::string& resource : texts(rule["resources"])) {
         for (const std::string& verb : texts(rule["verbs"])) {
           EXPECT_NE(group, "*");
           EXPECT_EQ(resource.find('*'), std::string::npos);
           EXPECT_NE(verb, "*");
-          granted.push_back(group + "/" + resource + ":" + verb);
+          for (const std::string& name : names) {
+            granted.push_back(group + "/" + resource + (name.empty() ? "" : "/" + name) + ":" +
+                              verb);
+          }
         }
       }
     }

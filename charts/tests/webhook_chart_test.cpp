@@ -366,9 +366,27 @@ TEST(WebhookDeployment, UsesOnlyFlagsPalisadeWebhookHas) {
   const std::vector<std::string> used =
       flagNames(containerNamed(podSpecOf(*deployment), "webhook"));
   EXPECT_THAT(used, ::testing::Contains("--config"));
+  EXPECT_THAT(used, ::testing::Contains("--in-cluster"));
   for (const std::string& flag : used) {
     EXPECT_TRUE(known->contains(flag)) << flag << " is not a palisade-webhook flag";
   }
+}
+
+TEST(WebhookDeployment, NamesItsReplicaInTheLeaseByThePodName) {
+  const auto chart = render(ChartOptions());
+  ASSERT_TRUE(chart) << chart.error().message;
+  const auto deployment = chart->find("Deployment", "palisade-webhook");
+  ASSERT_TRUE(deployment);
+  const YAML::Node container = containerNamed(podSpecOf(*deployment), "webhook");
+  ASSERT_TRUE(container["env"].IsSequence());
+  bool found = false;
+  for (const YAML::Node& variable : container["env"]) {
+    if (text(variable["name"]) == "POD_NAME") {
+      found = true;
+      EXPECT_EQ(text(variable["valueFrom"]["fieldRef"]["fieldPath"]), "metadata.name");
+    }
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST(WebhookDeployment, ListensOnAnIpv6AddressInBrackets) {
@@ -441,9 +459,9 @@ TEST(WebhookRbac, LeaderElectionLeasesOnlyInTheReleaseNamespace) {
   ASSERT_TRUE(role);
   EXPECT_EQ(text((*role)["metadata"]["namespace"]), "security");
   EXPECT_THAT(grants(*role),
-              UnorderedElementsAre("coordination.k8s.io/leases:get",
+              UnorderedElementsAre("coordination.k8s.io/leases/palisade-onboarding:get",
                                    "coordination.k8s.io/leases:create",
-                                   "coordination.k8s.io/leases:update"));
+                                   "coordination.k8s.io/leases/palisade-onboarding:update"));
   EXPECT_THAT(chart->ofKind("Role"), ::testing::SizeIs(1));
 }
 
