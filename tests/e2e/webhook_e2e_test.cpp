@@ -136,6 +136,7 @@ class WebhookEnvironment : public ::testing::Environment {
     std::stringstream ca;
     ca << ca_file.rdbuf();
     const std::string bundle = base64(ca.str());
+    ca_bundle_ = bundle;
     auto rendered = charts::render(charts::ChartOptions()
                                        .setValue("certs.mode=provided")
                                        .setValue("certs.caBundle=" + bundle));
@@ -183,6 +184,8 @@ class WebhookEnvironment : public ::testing::Environment {
   std::vector<std::unique_ptr<WebhookProcess>>& replicas() { return replicas_; }
   std::unique_ptr<WebhookProcess>& firstReplica() { return webhook_; }
 
+  const std::string& caBundle() const { return ca_bundle_; }
+
   static inline WebhookEnvironment* instance_ = nullptr;
 
  private:
@@ -190,6 +193,7 @@ class WebhookEnvironment : public ::testing::Environment {
   std::unique_ptr<TestCluster> cluster_;
   std::unique_ptr<WebhookProcess> webhook_;
   std::vector<std::unique_ptr<WebhookProcess>> replicas_;
+  std::string ca_bundle_;
 };
 
 TestCluster& cluster() { return WebhookEnvironment::get().cluster(); }
@@ -234,6 +238,23 @@ std::string podManifest(const std::string& ns, const std::string& name,
   return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  namespace: " + ns +
          "\n  labels: " + labels +
          "\nspec:\n  nodeName: node-1\n  containers:\n  - name: main\n    image: busybox\n";
+}
+
+// Every object of the chart (provided certificates: cert-manager's kinds need
+// its CRDs) as the apiserver would store it: schema, defaulting, validation,
+// RBAC escalation checks, admission.
+TEST(Chart, TheRenderedChartIsAcceptedByAServerSideDryRun) {
+  auto rendered = charts::helmTemplate(charts::ChartOptions()
+                                           .setValue("certs.mode=provided")
+                                           .setValue("certs.caBundle=" +
+                                                     WebhookEnvironment::get().caBundle()));
+  ASSERT_TRUE(rendered.has_value()) << rendered.error().message;
+  ASSERT_EQ(rendered->exit_code, 0) << rendered->err;
+  const CommandResult dry = asAdmin({"apply", "--dry-run=server", "-f", "-"}, rendered->out);
+  EXPECT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_THAT(dry.output, HasSubstr("daemonset.apps/palisade-enforcer created (server dry run)"));
+  EXPECT_THAT(dry.output,
+              HasSubstr("validatingwebhookconfiguration.admissionregistration.k8s.io/"));
 }
 
 TEST(Onboarding, ANewNamespaceGetsDefaultLabelsAndManagedPoliciesWithinSeconds) {
