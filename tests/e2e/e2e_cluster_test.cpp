@@ -33,28 +33,18 @@ constexpr const char* kPalisadeUser = "system:serviceaccount:palisade-system:pal
 class ClusterEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "palisade-e2e-XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr) << "mkdtemp " << pattern;
-    dir_ = pattern;
+    auto dir = makeRunFolder("palisade-e2e");
+    ASSERT_TRUE(dir.has_value()) << dir.error().message;
+    dir_ = *dir;
     auto cluster = TestCluster::start(dir_);
     ASSERT_TRUE(cluster.has_value()) << cluster.error().message;
     cluster_ = std::make_unique<TestCluster>(std::move(*cluster));
   }
 
   void TearDown() override {
-    if (cluster_) {
-      const auto stopped = cluster_->stop();
-      EXPECT_TRUE(stopped.has_value()) << stopped.error().message;
-      cluster_.reset();
-    }
-    if (dir_.empty()) {
-      return;
-    }
-    if (::testing::UnitTest::GetInstance()->Passed()) {
-      std::error_code ignored;
-      std::filesystem::remove_all(dir_, ignored);
-    } else {
-      std::cerr << "e2e: the cluster's folder, with its logs, is kept: " << dir_ << "\n";
+    for (const std::string& problem :
+         finishRun(cluster_, dir_, ::testing::UnitTest::GetInstance()->Passed())) {
+      ADD_FAILURE() << problem;
     }
   }
 

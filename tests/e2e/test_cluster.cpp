@@ -10,6 +10,7 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -289,6 +290,36 @@ std::vector<pid_t> processesMentioning(const std::filesystem::path& dir) {
     }
   }
   return pids;
+}
+
+policy::Result<std::filesystem::path> makeRunFolder(std::string_view prefix) {
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return policy::fail("mkdtemp " + pattern + ": " + std::strerror(errno));
+  }
+  return std::filesystem::path(pattern);
+}
+
+std::vector<std::string> finishRun(std::unique_ptr<TestCluster>& cluster,
+                                   const std::filesystem::path& dir, bool passed) {
+  std::vector<std::string> problems;
+  if (cluster) {
+    if (policy::Result<void> stopped = cluster->stop(); !stopped) {
+      problems.push_back(stopped.error().message);
+    }
+    cluster.reset();
+  }
+  if (dir.empty()) {
+    return problems;
+  }
+  if (passed && problems.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  } else {
+    std::fprintf(stderr, "e2e: the run's folder, with its logs, is kept: %s\n", dir.c_str());
+  }
+  return problems;
 }
 
 }  // namespace palisade::e2e

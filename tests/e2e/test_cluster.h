@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +81,16 @@ class TestCluster {
   std::map<std::string, std::string> env_;
   bool running_ = false;
 };
+
+// A test program's folder for its cluster and logs, made under the temporary
+// directory as "<prefix>-XXXXXX".
+[[nodiscard]] policy::Result<std::filesystem::path> makeRunFolder(std::string_view prefix);
+
+// At the end of a test program: stops `cluster` (if any) and removes `dir`
+// when every test `passed`, or keeps it and says where on standard error, so
+// that the logs of a failure stay. Returns what went wrong, one line each.
+std::vector<std::string> finishRun(std::unique_ptr<TestCluster>& cluster,
+                                   const std::filesystem::path& dir, bool passed);
 
 // The path of the cluster script, set at build time.
 std::filesystem::path clusterScript();

@@ -70,9 +70,9 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 class WebhookEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "palisade-e2e-webhook-XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr) << "mkdtemp " << pattern;
-    dir_ = pattern;
+    auto dir = makeRunFolder("palisade-e2e-webhook");
+    ASSERT_TRUE(dir.has_value()) << dir.error().message;
+    dir_ = *dir;
     auto cluster = TestCluster::start(dir_ / "cluster");
     ASSERT_TRUE(cluster.has_value()) << cluster.error().message;
     cluster_ = std::make_unique<TestCluster>(std::move(*cluster));
@@ -89,17 +89,9 @@ class WebhookEnvironment : public ::testing::Environment {
   void TearDown() override {
     replicas_.clear();
     webhook_.reset();
-    if (cluster_) {
-      const auto stopped = cluster_->stop();
-      EXPECT_TRUE(stopped.has_value()) << stopped.error().message;
-      cluster_.reset();
-    }
-    if (::testing::UnitTest::GetInstance()->Passed()) {
-      std::error_code ignored;
-      fs::remove_all(dir_, ignored);
-    } else if (!dir_.empty()) {
-      std::cerr << "e2e: the cluster's and the webhook's folder, with logs, is kept: " << dir_
-                << "\n";
+    for (const std::string& problem :
+         finishRun(cluster_, dir_, ::testing::UnitTest::GetInstance()->Passed())) {
+      ADD_FAILURE() << problem;
     }
   }
 
