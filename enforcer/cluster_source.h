@@ -1,8 +1,8 @@
 #pragma once
 
 // Where the enforcer learns the cluster: namespaces, pods and NetworkPolicies.
-// In a cluster, a watch on the kube-apiserver (comes with the end-to-end
-// work); standalone, in the lab and in the demo, a folder of manifests.
+// In a cluster, a watch on the kube-apiserver (api_server_source.h);
+// standalone, in the lab and in the demo, a folder of manifests.
 
 #include <chrono>
 #include <filesystem>
@@ -19,8 +19,11 @@ class ClusterSource {
   virtual ~ClusterSource() = default;
 
   // Waits at most `timeout` for the cluster to change; returns its new state
-  // when it did, nullopt when it did not. The first call returns the state
-  // at once, or an error when there is no valid state to start from.
+  // when it did, nullopt when it did not. Every state returned is complete:
+  // the control loop detaches from pods a state lacks. Until a source has a
+  // complete first state it returns nullopt (the API source, until its first
+  // list) or an error (a folder that does not decode), and the control loop
+  // enforces nothing new.
   [[nodiscard]] virtual policy::Result<std::optional<policy::ClusterState>> next(
       std::chrono::milliseconds timeout) = 0;
 };

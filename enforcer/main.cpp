@@ -4,17 +4,20 @@
 
 #include <csignal>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "enforcer/api_server_source.h"
 #include "enforcer/cluster_source.h"
 #include "enforcer/dataplane.h"
 #include "enforcer/enforcer.h"
 #include "enforcer/metrics_endpoint.h"
 #include "enforcer/pod_interfaces.h"
+#include "kube/kubeconfig.h"
 #include "server/log.h"
 
 namespace {
@@ -29,6 +32,8 @@ void onSignal(int) { g_stop.store(true); }
 
 struct Options {
   std::string manifests;
+  std::string kubeconfig;
+  bool in_cluster = false;
   std::string pin_dir = "/sys/fs/bpf/palisade";
   std::string mode = "enforce";
   std::vector<std::string> node_ips;
@@ -69,8 +74,11 @@ int run(const Options& options) {
     logEvent(LogLevel::kInfo, "uninstalled", {{"pinDir", options.pin_dir}});
     return 0;
   }
-  if (options.manifests.empty()) {
-    std::cerr << "palisade-enforcer: --manifests DIR is required (or --uninstall)\n";
+  const int sources = (options.manifests.empty() ? 0 : 1) + (options.kubeconfig.empty() ? 0 : 1) +
+                      (options.in_cluster ? 1 : 0);
+  if (sources != 1) {
+    std::cerr << "palisade-enforcer: give exactly one source of cluster state: --in-cluster, "
+                 "--kubeconfig FILE or --manifests DIR (or --uninstall)\n";
     return 2;
   }
   enforcer::EnforcerOptions enforcer_options;
@@ -102,6 +110,35 @@ int run(const Options& options) {
   enforcer_options.node_name = options.node_name;
   enforcer_options.ready_file = options.ready_file;
 
+  // Before the dataplane: a configuration that cannot work is reported
+  // without touching the node; the watches list while the programs load.
+  std::unique_ptr<enforcer::ClusterSource> source;
+  std::string source_name;
+  if (!options.manifests.empty()) {
+    source = std::make_unique<enforcer::ManifestFolderSource>(options.manifests);
+    source_name = "manifests " + options.manifests;
+  } else {
+    auto config = options.in_cluster ? kube::loadInClusterConfig()
+                                     : kube::loadKubeconfig(options.kubeconfig);
+    if (!config) {
+      std::cerr << "palisade-enforcer: " << config.error().message << "\n";
+      return 1;
+    }
+    const std::string server = config->server;
+    auto api = enforcer::ApiServerSource::connect(*std::move(config));
+    if (!api) {
+      std::cerr << "palisade-enforcer: " << api.error().message << "\n";
+      return 1;
+    }
+    source_name = (*api)->origin() + " (" + server + ")";
+    source = *std::move(api);
+    if (options.node_name.empty()) {
+      logEvent(LogLevel::kWarn,
+               "no --node-name: every pod of the cluster is looked up in this node's routes "
+               "on every update");
+    }
+  }
+
   server::metrics::Registry registry;
   enforcer::MetricsEndpoint metrics(registry);
   // "--metrics-addr=" cannot say empty: CLI11 reads it as the flag alone.
@@ -126,8 +163,7 @@ int run(const Options& options) {
     std::cerr << "palisade-enforcer: " << dataplane.error().message << "\n";
     return 1;
   }
-  enforcer::ManifestFolderSource source(options.manifests);
-  enforcer::Enforcer control(**dataplane, source, enforcer::podInterfaceFor, registry,
+  enforcer::Enforcer control(**dataplane, *source, enforcer::podInterfaceFor, registry,
                              enforcer_options);
   if (auto started = control.start(); !started) {
     std::cerr << "palisade-enforcer: " << started.error().message << "\n";
@@ -136,7 +172,7 @@ int run(const Options& options) {
   std::signal(SIGTERM, onSignal);
   std::signal(SIGINT, onSignal);
   logEvent(LogLevel::kInfo, "started",
-           {{"manifests", options.manifests},
+           {{"source", source_name},
             {"pinDir", options.pin_dir},
             {"mode", options.mode},
             {"metricsPort", serve_metrics ? metrics.port() : 0}});
@@ -153,9 +189,15 @@ int main(int argc, char** argv) {
   CLI::App app{"palisade-enforcer: enforces NetworkPolicies in the node's dataplane with eBPF "
                "programs on each local pod's interface."};
   Options options;
+  app.add_flag("--in-cluster", options.in_cluster,
+               "Watch namespaces, pods and NetworkPolicies on the kube-apiserver, as the pod's "
+               "service account");
+  app.add_option("--kubeconfig", options.kubeconfig,
+                 "Watch them on the kube-apiserver this kubeconfig names (its current context)")
+      ->check(CLI::ExistingFile);
   app.add_option("--manifests", options.manifests,
-                 "Folder of namespace, pod and NetworkPolicy manifests to enforce; re-read "
-                 "when it changes");
+                 "Enforce a folder of namespace, pod and NetworkPolicy manifests instead; "
+                 "re-read when it changes");
   app.add_option("--pin-dir", options.pin_dir, "Where the BPF maps are pinned")
       ->capture_default_str();
   app.add_option("--mode", options.mode,

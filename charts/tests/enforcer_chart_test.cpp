@@ -19,6 +19,7 @@ namespace {
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 
 YAML::Node enforcerPod(const Manifests& chart) {
@@ -144,14 +145,46 @@ TEST(EnforcerDaemonSet, NodeNameComesFromTheDownwardApiIntoNodeName) {
   EXPECT_THAT(flagValues(container, "--node-name"), ElementsAre("$(" + variable + ")"));
 }
 
+TEST(EnforcerDaemonSet, WatchesTheApiServerWithItsServiceAccountTokenAndMountsNoStateFromTheHost) {
+  const auto chart = render(ChartOptions());
+  ASSERT_TRUE(chart) << chart.error().message;
+  const YAML::Node pod = enforcerPod(*chart);
+  EXPECT_THAT(flagNames(containerNamed(pod, "enforcer")), Contains("--in-cluster"));
+  // Mounted whatever the ServiceAccount's default: without it there is no
+  // source of state.
+  EXPECT_EQ(text(pod["automountServiceAccountToken"]), "true");
+  std::vector<std::string> host_paths;
+  for (const YAML::Node& volume : pod["volumes"]) {
+    if (volume["hostPath"].IsDefined()) {
+      host_paths.push_back(text(volume["hostPath"]["path"]));
+    }
+  }
+  EXPECT_THAT(host_paths, UnorderedElementsAre("/sys/fs/bpf", "/sys/kernel/btf/vmlinux"));
+
+  // The uninstalling pods talk to no apiserver: no token.
+  const auto uninstall = render(ChartOptions().setValue("enforcer.uninstall=true"));
+  ASSERT_TRUE(uninstall) << uninstall.error().message;
+  EXPECT_EQ(text(enforcerPod(*uninstall)["automountServiceAccountToken"]), "false");
+}
+
+TEST(EnforcerDaemonSet, TheRemovedManifestsHostPathValueIsRefused) {
+  const auto rendered =
+      helmTemplate(ChartOptions().setValue("enforcer.manifestsHostPath=/var/lib/palisade"));
+  ASSERT_TRUE(rendered) << rendered.error().message;
+  EXPECT_NE(rendered->exit_code, 0);
+  EXPECT_THAT(rendered->err, ::testing::HasSubstr("manifestsHostPath"));
+}
+
 TEST(EnforcerDaemonSet, UsesOnlyFlagsPalisadeEnforcerHas) {
   const auto chart = render(ChartOptions());
   ASSERT_TRUE(chart) << chart.error().message;
   const auto known = flagsOf(PALISADE_ENFORCER);
   ASSERT_TRUE(known) << known.error().message;
   const std::vector<std::string> used = flagNames(containerNamed(enforcerPod(*chart), "enforcer"));
-  // --manifests is the one source the enforcer has; without it, it exits.
-  EXPECT_THAT(used, Contains("--manifests"));
+  // Exactly one source of cluster state, or the enforcer exits.
+  EXPECT_THAT(used, Contains("--in-cluster"));
+  EXPECT_THAT(used, Not(Contains("--kubeconfig")));
+  EXPECT_THAT(used, Not(Contains("--manifests")));
   for (const std::string& flag : used) {
     EXPECT_TRUE(known->contains(flag)) << flag << " is not a palisade-enforcer flag";
   }
