@@ -1119,6 +1119,38 @@ policy::Result<bool> setsStayInTheNode(const IptablesPlan& plan) {
   return true;
 }
 
+// run_cnt and run_time_ns summed over the loaded programs named `name`
+// (kernel.bpf_stats_enabled must be on while they run).
+struct ProgramStats {
+  uint64_t runs = 0;
+  uint64_t nanoseconds = 0;
+};
+
+ProgramStats programStats(std::string_view name) {
+  ProgramStats stats;
+  policy::Result<lab::ProcessOutput> shown = lab::runProcess({"bpftool", "prog", "show", "-j"});
+  if (!shown) {
+    return stats;
+  }
+  const nlohmann::json programs = nlohmann::json::parse(shown->out, nullptr, false);
+  if (!programs.is_array()) {
+    return stats;
+  }
+  for (const nlohmann::json& program : programs) {
+    if (program.value("name", "") == name) {
+      stats.runs += program.value("run_cnt", uint64_t{0});
+      stats.nanoseconds += program.value("run_time_ns", uint64_t{0});
+    }
+  }
+  return stats;
+}
+
+bool setBpfStats(bool on) {
+  std::ofstream sysctl("/proc/sys/kernel/bpf_stats_enabled");
+  sysctl << (on ? "1" : "0");
+  return static_cast<bool>(sysctl);
+}
+
 struct Options {
   int runs = 3;
   int seconds = 5;
@@ -1267,6 +1299,10 @@ int runBench(const Options& options) {
   spec.cleanup_argv = {options.enforcer, "--uninstall", "--pin-dir", "{pin_dir}"};
   spec.ready_timeout = std::chrono::minutes(5);
   std::vector<double> ready_seconds;
+  // What the programs cost where they run: their run time per packet and the
+  // packets they see per second of iperf3 (kernel.bpf_stats_enabled).
+  std::array<ProgramStats, 2> program_totals{};
+  constexpr std::array<std::string_view, 2> kPrograms{"pal_from_pod", "pal_to_pod"};
 
   struct Case {
     std::string name;
@@ -1299,9 +1335,19 @@ int runBench(const Options& options) {
                            return ok;
                          }
                          ready_seconds.push_back(secondsSince(enforcer_start));
+                         setBpfStats(true);
                          return {};
                        },
-                   .disable = [&] { return lab.removeEnforcer(); },
+                   .disable =
+                       [&] {
+                         for (size_t i = 0; i < kPrograms.size(); ++i) {
+                           const ProgramStats stats = programStats(kPrograms[i]);
+                           program_totals[i].runs += stats.runs;
+                           program_totals[i].nanoseconds += stats.nanoseconds;
+                         }
+                         setBpfStats(false);
+                         return lab.removeEnforcer();
+                       },
                    .bits_per_second = {},
                    .verified = false});
 
@@ -1345,6 +1391,17 @@ int runBench(const Options& options) {
   }
   results[1].note = fmt::format("load {:.1f} s", sets_seconds + rules_seconds);
   results[2].note = fmt::format("ready {:.1f} s (median)", median(ready_seconds));
+  std::string programs_line;
+  for (size_t i = 0; i < kPrograms.size(); ++i) {
+    const ProgramStats& stats = program_totals[i];
+    const double seconds = static_cast<double>(options.runs) * options.seconds;
+    programs_line += fmt::format(
+        "  {}: {:.0f} ns per packet, {:.0f} thousand packets/s ({:.1f}% of a core)\n",
+        kPrograms[i],
+        stats.runs == 0 ? 0.0 : static_cast<double>(stats.nanoseconds) / stats.runs,
+        static_cast<double>(stats.runs) / seconds / 1000.0,
+        static_cast<double>(stats.nanoseconds) / seconds / 1e7);
+  }
 
   g_cancel.store(nullptr);
   bool torn_down = true;
@@ -1364,6 +1421,9 @@ int runBench(const Options& options) {
               grouped(compiled.index.rulesets.size()).c_str(),
               grouped(tables.endpoints.size()).c_str(), grouped(tables.rules.size()).c_str(),
               grouped(tables.port_ranges.size()).c_str(), grouped(tables.cidrs.size()).c_str());
+  std::printf("palisade-enforcer's programs during its iperf3 runs (kernel.bpf_stats_enabled; "
+              "includes the few seconds of start-up and probes):\n%s",
+              programs_line.c_str());
   std::printf("iptables + ipset: %s sets with %s entries; %s chains, %s rules (IPv4)\n\n",
               grouped(v4_size.sets).c_str(), grouped(v4_size.set_entries).c_str(),
               grouped(v4_size.chains).c_str(), grouped(v4_size.rules).c_str());

@@ -577,6 +577,49 @@ TEST_F(DataplaneTest, RepliesReachThePodEvenWhereItsIngressPolicyDeniesTheSource
       << "a request of the outside's own is not a reply";
 }
 
+TEST_F(DataplaneTest, AnAdmittedFlowRecordsAReplyEntryAndRepliesPassWithoutIt) {
+  apply(clusterFrom(kCluster));
+  const Fd conntrack = pinned("pal_conntrack");
+  ASSERT_GE(conntrack.get(), 0);
+  EXPECT_EQ(sendFromClient(PacketBuilder(kClient, kServer).tcp(40000, 8080)),
+            pass(PAL_ALLOW_DEFERRED));
+  EXPECT_EQ(receive(PacketBuilder(kClient, kServer).tcp(40000, 8080)), pass(PAL_ALLOW_POLICY));
+  // Replies find their own tuple: one lookup, not a miss and a second one.
+  const pal_ct_key reply = ctKey(kServer, kClient, 8080, 40000, kTCP);
+  pal_ct entry{};
+  ASSERT_EQ(bpf_map_lookup_elem(conntrack.get(), &reply, &entry), 0);
+  EXPECT_EQ(entry.flags, PAL_CT_REPLY);
+  EXPECT_EQ(sendFromServer(PacketBuilder(kServer, kClient).tcp(8080, 40000, kTcpAck)),
+            pass(PAL_ALLOW_CONNTRACK));
+  // Evicted, the reply entry is only a shortcut: the flow's own entry still
+  // lets replies through.
+  ASSERT_EQ(bpf_map_delete_elem(conntrack.get(), &reply), 0);
+  EXPECT_EQ(sendFromServer(PacketBuilder(kServer, kClient).tcp(8080, 40000, kTcpAck)),
+            pass(PAL_ALLOW_CONNTRACK));
+  // A reply entry opens nothing by itself: the server's own new flow back to
+  // the client's port is judged by policy.
+  const pal_ct_key forward = ctKey(kClient, kServer, 40000, 8080, kTCP);
+  ASSERT_EQ(bpf_map_delete_elem(conntrack.get(), &forward), 0);
+  // Fresh (bpf_ktime_get_ns counts CLOCK_MONOTONIC), so it is not ignored as
+  // expired.
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const auto now_ns = static_cast<__u64>(now.tv_sec) * 1000000000ULL +
+                      static_cast<__u64>(now.tv_nsec);
+  pal_ct reply_only{.last_seen_ns = now_ns, .flags = PAL_CT_REPLY, .pad = 0};
+  ASSERT_EQ(bpf_map_update_elem(conntrack.get(), &reply, &reply_only, BPF_ANY), 0);
+  EXPECT_EQ(receive(PacketBuilder(kClient, kServer).tcp(40000, 8080)), pass(PAL_ALLOW_POLICY))
+      << "the client's flow is judged again once its own entry is gone";
+  // A packet whose own tuple carries a reply entry passes as a reply; without
+  // the entry the same packet is judged, and denied.
+  const PacketBuilder answer = PacketBuilder(kServer, kClient).tcp(8080, 40001, kTcpAck);
+  const pal_ct_key answer_key = ctKey(kServer, kClient, 8080, 40001, kTCP);
+  ASSERT_EQ(bpf_map_update_elem(conntrack.get(), &answer_key, &reply_only, BPF_ANY), 0);
+  EXPECT_EQ(receive(answer, client_if_), pass(PAL_ALLOW_CONNTRACK));
+  ASSERT_EQ(bpf_map_delete_elem(conntrack.get(), &answer_key), 0);
+  EXPECT_EQ(receive(answer, client_if_), drop(PAL_DROP_EGRESS_DENIED));
+}
+
 TEST_F(DataplaneTest, IcmpErrorsAboutATrackedFlowPass) {
   apply(clusterFrom(kCluster));
   const IpAddress router = ip("192.0.2.254");
@@ -1111,8 +1154,11 @@ TEST_F(DataplaneTest, ProgramsAgreeWithTheReferenceLookupAndTheOracleOnRandomClu
                   : policy::decideReachingPod(view, node, from.address, to.address, protocol,
                                               dport);
       const Outcome got = leaving ? send(packet, client_if_) : receive(packet, client_if_);
+      // The flow and the reply entry recorded with it.
       const pal_ct_key key = ctKey(from.address, to.address, sport, dport, protocol);
+      const pal_ct_key reply = ctKey(to.address, from.address, dport, sport, protocol);
       bpf_map_delete_elem(conntrack.get(), &key);
+      bpf_map_delete_elem(conntrack.get(), &reply);
       ++packets;
       const Outcome want{static_cast<uint32_t>(expected.allowed ? TC_ACT_OK : TC_ACT_SHOT),
                          expected.reason};

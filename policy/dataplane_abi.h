@@ -160,6 +160,7 @@ struct pal_ct_key {
 
 #define PAL_CT_SEEN_AT_SOURCE 0x1u   /* a local pod opened it */
 #define PAL_CT_ALLOWED_AT_DEST 0x2u  /* a local pod's policies admitted it */
+#define PAL_CT_REPLY 0x4u            /* the reversed tuple is tracked: replies pass */
 
 struct pal_ct {
   __u64 last_seen_ns;

@@ -42,7 +42,7 @@ int pal_from_pod(struct __sk_buff *skb)
 
 	now = bpf_ktime_get_ns();
 	tracked = pal_ct_lookup(&packet.tuple, now);
-	if ((tracked & PAL_CT_SEEN_AT_SOURCE) || pal_ct_is_reply(&packet.tuple, now) ||
+	if ((tracked & (PAL_CT_SEEN_AT_SOURCE | PAL_CT_REPLY)) || pal_ct_is_reply(&packet.tuple, now) ||
 	    pal_ct_is_related(&packet, packet.inner.dst, packet.tuple.src, now))
 		return pal_pass(PAL_ALLOW_CONNTRACK);
 
@@ -77,7 +77,7 @@ int pal_to_pod(struct __sk_buff *skb)
 
 	now = bpf_ktime_get_ns();
 	tracked = pal_ct_lookup(&packet.tuple, now);
-	if ((tracked & PAL_CT_ALLOWED_AT_DEST) || pal_ct_is_reply(&packet.tuple, now) ||
+	if ((tracked & (PAL_CT_ALLOWED_AT_DEST | PAL_CT_REPLY)) || pal_ct_is_reply(&packet.tuple, now) ||
 	    pal_ct_is_related(&packet, packet.inner.src, packet.tuple.dst, now))
 		return pal_pass(PAL_ALLOW_CONNTRACK);
 

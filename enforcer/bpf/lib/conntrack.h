@@ -22,6 +22,12 @@
 const volatile __u64 pal_ct_tcp_timeout_ns = 3600ULL * 1000000000ULL;
 const volatile __u64 pal_ct_other_timeout_ns = 300ULL * 1000000000ULL;
 
+/* How stale an entry's last_seen may be. A flow's packets cross the entry on
+ * both ends' CPUs (data one way, acknowledgements the other); writing it on
+ * every packet would bounce its cache line between them at line rate. Next to
+ * timeouts of minutes, a second of staleness changes nothing. */
+#define PAL_CT_REFRESH_NS 1000000000ULL
+
 static __always_inline void pal_ct_reverse(const struct pal_ct_key *tuple, struct pal_ct_key *out)
 {
 	__builtin_memcpy(out->src, tuple->dst, PAL_ADDR_LEN);
@@ -47,17 +53,22 @@ static __always_inline __u32 pal_ct_lookup(const struct pal_ct_key *key, __u64 n
 	/* Another CPU may have refreshed it after `now` was read. */
 	if (now > last_seen && now - last_seen > timeout)
 		return 0;
-	ct->last_seen_ns = now;
+	if (now > last_seen && now - last_seen > PAL_CT_REFRESH_NS)
+		ct->last_seen_ns = now;
 	return ct->flags;
 }
 
-/* Whether the packet answers a live flow: its reversed tuple is tracked. */
+/* What a flow's own entry says of it: opened at its source or admitted at
+ * its destination (PAL_CT_REPLY only says the reversed flow was). */
+#define PAL_CT_OPENED (PAL_CT_SEEN_AT_SOURCE | PAL_CT_ALLOWED_AT_DEST)
+
+/* Whether the packet answers a live flow: its reversed tuple was opened. */
 static __always_inline bool pal_ct_is_reply(const struct pal_ct_key *tuple, __u64 now)
 {
 	struct pal_ct_key reversed = {};
 
 	pal_ct_reverse(tuple, &reversed);
-	return pal_ct_lookup(&reversed, now) != 0;
+	return (pal_ct_lookup(&reversed, now) & PAL_CT_OPENED) != 0;
 }
 
 /* Whether the packet is an ICMP error about a live flow of `pod`'s (the
@@ -67,16 +78,32 @@ static __always_inline bool pal_ct_is_related(const struct pal_packet *packet,
 {
 	if (!packet->icmp_error || !pal_addr_equal(quoted_end, pod))
 		return false;
-	return pal_ct_lookup(&packet->inner, now) != 0 || pal_ct_is_reply(&packet->inner, now);
+	return (pal_ct_lookup(&packet->inner, now) & PAL_CT_OPENED) != 0 ||
+	       pal_ct_is_reply(&packet->inner, now);
 }
 
-/* Tracks the flow with `flags` added to those of its live entry (`live`). */
+/* Tracks the flow with `flags` added to those of its live entry (`live`), and
+ * its reversed tuple with PAL_CT_REPLY: replies then pass on their own
+ * tuple's lookup instead of a miss and a second lookup, which is most of what
+ * an established flow costs. An evicted or expired reply entry only sends a
+ * reply back to pal_ct_is_reply, which decides the same. */
 static __always_inline void pal_ct_record(const struct pal_ct_key *key, __u32 live, __u32 flags,
 					  __u64 now)
 {
 	struct pal_ct value = { .last_seen_ns = now, .flags = live | flags };
+	struct pal_ct_key reversed = {};
+	struct pal_ct *reverse;
 
 	bpf_map_update_elem(&pal_conntrack, key, &value, BPF_ANY);
+	pal_ct_reverse(key, &reversed);
+	reverse = bpf_map_lookup_elem(&pal_conntrack, &reversed);
+	if (reverse) {
+		reverse->flags |= PAL_CT_REPLY;
+		reverse->last_seen_ns = now;
+		return;
+	}
+	value.flags = PAL_CT_REPLY;
+	bpf_map_update_elem(&pal_conntrack, &reversed, &value, BPF_NOEXIST);
 }
 
 /* Whether a first packet opens a tracked flow: when it is let through on the
