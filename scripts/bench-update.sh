@@ -48,7 +48,7 @@ echo "cluster: $(jq '.items | map(select(.kind == "Pod")) | length' "$work/clust
 
 start=$(now_ms)
 "$build_dir/bin/palisade-enforcer" --manifests "$work/manifests" --pin-dir "$work/bpf/palisade" \
-  --metrics-addr "" 2>"$work/log" &
+  --metrics-addr off 2>"$work/log" &
 enforcer_pid=$!
 wait_live 1
 echo "first start to tables live: $(( $(now_ms) - start )) ms"
@@ -71,3 +71,17 @@ for generation in 2 3 4; do
   echo "change $((generation - 1)): manifest written to tables live in $(( $(now_ms) - changed )) ms"
   report "$generation"
 done
+
+# What the tables take in the kernel, as it accounts them (the memlock of each
+# map in /proc's fdinfo, which bpftool reports; since Linux 6.4 hash and LPM
+# maps report what they hold, not their capacity). Read after the last update,
+# when the previous generation's entries have been removed; only this
+# enforcer's maps, by their pins.
+echo "kernel memory of palisade-enforcer's maps (bytes_memlock):"
+for pin in "$work/bpf/palisade"/*; do
+  bpftool map show pinned "$pin" -j 2>/dev/null || true
+done | jq -s -r '
+  [.[] | select(type == "object" and has("bytes_memlock"))] as $maps
+  | ($maps | sort_by(-.bytes_memlock) | .[] |
+      "  \(.name): \(.bytes_memlock / 1048576 * 10 | floor / 10) MiB (\(.max_entries) max entries)"),
+    "  total: \($maps | map(.bytes_memlock) | add / 1048576 * 10 | floor / 10) MiB"'
