@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -218,6 +219,32 @@ class EnforcerEnvironment : public ::testing::Environment {
     return std::nullopt;
   }
 
+  // How many generations of tables the enforcer has made live so far (its
+  // "tables live" log lines).
+  size_t generationsLive() const {
+    std::ifstream log(lab_->runDir() / "enforcer.log");
+    size_t live = 0;
+    for (std::string line; std::getline(log, line);) {
+      const json entry = json::parse(line, nullptr, false);
+      live += entry.is_object() && entry.value("msg", "") == "tables live" ? 1 : 0;
+    }
+    return live;
+  }
+
+  // Waits for a generation after `seen` to go live; how long that took from
+  // `since`, or nullopt after `deadline`.
+  std::optional<std::chrono::milliseconds> untilNextGeneration(
+      size_t seen, std::chrono::steady_clock::time_point since, std::chrono::seconds deadline) {
+    while (std::chrono::steady_clock::now() < since + deadline) {
+      if (generationsLive() > seen) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - since);
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    return std::nullopt;
+  }
+
   static inline EnforcerEnvironment* instance_ = nullptr;
   TestCluster& cluster() { return *cluster_; }
   const policy::ClusterState& example() const { return example_; }
@@ -252,8 +279,12 @@ TEST(EnforcerOnTheApi, PoliciesAppliedWithKubectlChangeTheMeasuredMatrix) {
   for (const policy::NetworkPolicy& policy : environment().example().policies) {
     list["items"].push_back(policy::encodeNetworkPolicy(policy));
   }
+  const size_t seen = environment().generationsLive();
   const auto applied_at = std::chrono::steady_clock::now();
   environment().apply(list);
+  const auto live = environment().untilNextGeneration(seen, applied_at, 30s);
+  ASSERT_TRUE(live.has_value()) << "no new generation of tables went live";
+  std::cout << "new tables live " << live->count() << " ms after kubectl apply was started\n";
   const auto took = environment().untilMeasuredEqualsExpected(applied_at, 30s);
   ASSERT_TRUE(took.has_value());
   std::cout << "the measured matrix matched the " << environment().example().policies.size()
