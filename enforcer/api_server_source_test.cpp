@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "enforcer/enforcer.h"
+#include "enforcer/testing/recording_dataplane.h"
 #include "kube/testing/fake_apiserver.h"
 #include "kube/testing/objects.h"
 #include "tests/support/tls_test_client.h"
@@ -30,6 +31,7 @@ using kube::kPods;
 using kube::testing::FakeApiServer;
 using palisade::testing::waitFor;
 using ::testing::ElementsAre;
+using testing::RecordingDataplane;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::milliseconds kDeadline{15000};
@@ -485,47 +487,6 @@ TEST_F(ApiServerSourceTest, LostApiServerKeepsTheLastStateThenCatchesUp) {
 // The control loop on this source: what an earlier run left attached and
 // enforced stays so until the whole cluster has been listed; then the tables
 // go live before the local pod's interface is attached.
-class RecordingDataplane : public Dataplane {
- public:
-  uint32_t generation() const override { return generation_; }
-  policy::Result<void> apply(const policy::DataplaneTables& tables) override {
-    calls.push_back("apply " + std::to_string(tables.generation));
-    generation_ = tables.generation;
-    return {};
-  }
-  policy::Result<void> setNode(const policy::NodeContext&) override { return {}; }
-  policy::Result<void> setMode(pal_mode) override { return {}; }
-  policy::Result<void> setPodAddresses(int ifindex,
-                                       const std::vector<policy::IpAddress>&) override {
-    calls.push_back("addresses " + std::to_string(ifindex));
-    return {};
-  }
-  policy::Result<void> attach(int ifindex) override {
-    calls.push_back("attach " + std::to_string(ifindex));
-    if (std::ranges::find(attached, ifindex) == attached.end()) {
-      attached.push_back(ifindex);
-    }
-    return {};
-  }
-  policy::Result<void> detach(int ifindex) override {
-    calls.push_back("detach " + std::to_string(ifindex));
-    std::erase(attached, ifindex);
-    return {};
-  }
-  std::vector<int> attachedInterfaces() const override { return attached; }
-  policy::Result<int> pollEvents(std::chrono::milliseconds,
-                                 const std::function<void(const pal_flow_event&)>&) override {
-    return 0;
-  }
-  std::array<uint64_t, PAL_REASON_COUNT> counters() const override { return {}; }
-
-  std::vector<std::string> calls;
-  std::vector<int> attached;
-
- private:
-  uint32_t generation_ = 0;
-};
-
 TEST_F(ApiServerSourceTest, ControlLoopKeepsEarlierAttachmentsUntilTheFirstCompleteList) {
   server_.create(kNamespaces, kube::testing::namespaceJson("shop"));
   server_.create(kPods, kube::testing::podJson("shop", "web-1", {{"app", "web"}}, "10.1.0.7"));
@@ -552,6 +513,7 @@ TEST_F(ApiServerSourceTest, ControlLoopKeepsEarlierAttachmentsUntilTheFirstCompl
   ASSERT_TRUE(source);
   Enforcer control(dataplane, *source, interfaces, registry, enforcer_options);
   ASSERT_TRUE(control.start().has_value());
+  dataplane.calls.clear();  // the node and the mode, set at start
 
   size_t unsynced_steps = 0;
   const auto until = Clock::now() + kDeadline;
@@ -564,7 +526,7 @@ TEST_F(ApiServerSourceTest, ControlLoopKeepsEarlierAttachmentsUntilTheFirstCompl
     }
   }
   EXPECT_GE(unsynced_steps, 1u) << "the pods were listed before the first step";
-  EXPECT_THAT(dataplane.calls, ElementsAre("apply 1", "detach 7", "addresses 11", "attach 11"));
+  EXPECT_THAT(dataplane.calls, ElementsAre("apply 1", "detach 7", "addresses 11 1", "attach 11"));
   EXPECT_THAT(dataplane.attached, ElementsAre(11));
 }
 
