@@ -23,6 +23,7 @@ build: deps configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 test: build
+	@scripts/install-deps.sh images
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 demo: build

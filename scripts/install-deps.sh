@@ -5,6 +5,9 @@
 #   scripts/install-deps.sh            packages for building and the unit tests
 #   scripts/install-deps.sh demo       also what the demo drives the webhook with
 #   scripts/install-deps.sh bench      also the benchmark tools
+#   scripts/install-deps.sh images     also what the image test builds with: buildah,
+#                                      and mmdebstrap for a Debian base image
+#                                      made from the Debian mirror
 set -euo pipefail
 
 packages=(
@@ -18,8 +21,12 @@ packages=(
 case "${1:-}" in
   demo) packages+=(curl jq ca-certificates) ;;
   bench) packages+=(curl jq bc iproute2 nginx nghttp2-client hey iperf3 ipset) ;;
+  # buildah runs builds with chroot isolation and the kernel's overlayfs (or
+  # vfs) as root, so neither an OCI runtime nor fuse-overlayfs is needed.
+  # mmdebstrap reads the Debian keyring with gpg to set up the chroot's apt.
+  images) packages+=(buildah mmdebstrap debian-archive-keyring gpg mount) ;;
   "") ;;
-  *) echo "install-deps: unknown set '$1' (demo, bench)" >&2; exit 2 ;;
+  *) echo "install-deps: unknown set '$1' (demo, bench, images)" >&2; exit 2 ;;
 esac
 
 missing=()
