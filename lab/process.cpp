@@ -151,8 +151,8 @@ std::string describeExit(int wait_status) {
   return fmt::format("ended with wait status {}", wait_status);
 }
 
-policy::Result<ProcessOutput> runProcess(const std::vector<std::string>& argv,
-                                         std::string_view input) {
+policy::Result<FinishedProcess> runToCompletion(const std::vector<std::string>& argv,
+                                                std::string_view input) {
   FdSet fds;
   // Standard input is a socket rather than a pipe so that writing to a child
   // that has already exited fails with EPIPE instead of raising SIGPIPE in the
@@ -236,8 +236,18 @@ policy::Result<ProcessOutput> runProcess(const std::vector<std::string>& argv,
     }
   }
   fds.closeFd(in_parent);
-  const int status = waitFor(*pid);
+  return FinishedProcess{.wait_status = waitFor(*pid), .output = std::move(output)};
+}
+
+policy::Result<ProcessOutput> runProcess(const std::vector<std::string>& argv,
+                                         std::string_view input) {
+  policy::Result<FinishedProcess> finished = runToCompletion(argv, input);
+  if (!finished) {
+    return std::unexpected(finished.error());
+  }
+  const int status = finished->wait_status;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    const ProcessOutput& output = finished->output;
     std::string message = fmt::format("{}: {}", commandLine(argv), describeExit(status));
     const std::string reason = trimmed(output.err.empty() ? output.out : output.err);
     if (!reason.empty()) {
@@ -245,7 +255,7 @@ policy::Result<ProcessOutput> runProcess(const std::vector<std::string>& argv,
     }
     return policy::fail(std::move(message));
   }
-  return output;
+  return std::move(finished->output);
 }
 
 ChildProcess::~ChildProcess() { stop(SIGTERM, std::chrono::seconds(5)); }

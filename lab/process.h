@@ -31,9 +31,19 @@ struct ProcessOutput {
   std::string err;
 };
 
+struct FinishedProcess {
+  int wait_status = 0;  // as waitpid() gives it
+  ProcessOutput output;
+};
+
 // Runs argv (argv[0] is looked up in PATH) to completion with `input` on its
-// standard input. Fails when the program cannot be started or exits other than
-// with status 0; the message names the command and quotes its standard error.
+// standard input, whatever its exit status. Fails only when the program cannot
+// be started.
+[[nodiscard]] policy::Result<FinishedProcess> runToCompletion(const std::vector<std::string>& argv,
+                                                              std::string_view input = {});
+
+// runToCompletion, failing also when the program exits other than with status
+// 0; the message names the command and quotes its standard error.
 [[nodiscard]] policy::Result<ProcessOutput> runProcess(const std::vector<std::string>& argv,
                                                        std::string_view input = {});
 

@@ -1,7 +1,6 @@
 #include "charts/tests/helm_chart.h"
 
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-extern char** environ;
+#include "lab/process.h"
 
 namespace palisade::charts {
 namespace {
@@ -25,39 +24,6 @@ namespace fs = std::filesystem;
 constexpr std::string_view kKubeVersion = "1.37.0";
 
 const fs::path kChartsDir = fs::path(PALISADE_SOURCE_DIR) / "charts";
-
-// A temporary file removed when it goes out of scope.
-class TemporaryFile {
- public:
-  TemporaryFile() {
-    std::string name = (fs::temp_directory_path() / "palisade-chart-XXXXXX").string();
-    fd_ = ::mkstemp(name.data());
-    if (fd_ >= 0) {
-      path_ = name;
-    }
-  }
-  ~TemporaryFile() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      ::unlink(path_.c_str());
-    }
-  }
-  TemporaryFile(const TemporaryFile&) = delete;
-  TemporaryFile& operator=(const TemporaryFile&) = delete;
-
-  bool valid() const { return fd_ >= 0; }
-  const std::string& path() const { return path_; }
-  std::string contents() const {
-    std::ifstream in(path_, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-
- private:
-  int fd_ = -1;
-  std::string path_;
-};
 
 std::vector<std::string> chartArguments(const ChartOptions& options) {
   std::vector<std::string> args;
@@ -93,41 +59,14 @@ policy::Result<CommandResult> runCommand(const std::vector<std::string>& argv) {
   if (argv.empty()) {
     return policy::fail("runCommand: no program");
   }
-  TemporaryFile out;
-  TemporaryFile err;
-  if (!out.valid() || !err.valid()) {
-    return policy::fail(std::string("cannot make a temporary file: ") + std::strerror(errno));
+  policy::Result<lab::FinishedProcess> finished = lab::runToCompletion(argv);
+  if (!finished) {
+    return std::unexpected(finished.error());
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.path().c_str(),
-                                   O_WRONLY | O_TRUNC, 0);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.path().c_str(),
-                                   O_WRONLY | O_TRUNC, 0);
-  std::vector<char*> raw;
-  raw.reserve(argv.size() + 1);
-  for (const std::string& arg : argv) {
-    raw.push_back(const_cast<char*>(arg.c_str()));
-  }
-  raw.push_back(nullptr);
-  pid_t pid = 0;
-  const int spawned = ::posix_spawnp(&pid, raw[0], &actions, nullptr, raw.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) {
-    return policy::fail("cannot start " + argv[0] + ": " + std::strerror(spawned));
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) {
-      return policy::fail("waitpid: " + std::string(std::strerror(errno)));
-    }
-  }
-  CommandResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = out.contents();
-  result.err = err.contents();
-  return result;
+  const int status = finished->wait_status;
+  return CommandResult{.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                       .out = std::move(finished->output.out),
+                       .err = std::move(finished->output.err)};
 }
 
 policy::Result<std::string> helmBinary() {

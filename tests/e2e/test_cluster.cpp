@@ -1,9 +1,6 @@
 #include "tests/e2e/test_cluster.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,57 +13,10 @@
 #include <sstream>
 #include <utility>
 
-extern char** environ;
+#include "lab/process.h"
 
 namespace palisade::e2e {
 namespace {
-
-// Closes a descriptor when it goes out of scope.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-  }
-
- private:
-  int fd_;
-};
-
-// RAII for the posix_spawn attribute objects.
-struct SpawnSetup {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attributes;
-
-  SpawnSetup() {
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attributes);
-    // Default dispositions and no blocked signal in the child, whatever the
-    // test program set for itself: the cluster script relies on SIGTERM.
-    sigset_t all;
-    sigfillset(&all);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attributes, &all);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  }
-  ~SpawnSetup() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
-  }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
-};
-
-std::string errnoText(int error) { return std::strerror(error); }
 
 // The value of one line of DIR/env, `export NAME=VALUE`, where VALUE is quoted
 // as bash's printf %q quotes: backslashes before special characters.
@@ -120,71 +70,18 @@ pid_t parsePid(const std::string& text) {
 
 CommandResult runCommand(const std::vector<std::string>& argv, std::string_view input) {
   CommandResult result;
-  // The input goes through an in-memory file, so that no thread has to feed a
-  // pipe while the output is read.
-  Fd input_fd(memfd_create("palisade-e2e-input", MFD_CLOEXEC));
-  if (input_fd.get() < 0) {
-    result.output = "memfd_create: " + errnoText(errno);
+  policy::Result<lab::FinishedProcess> finished = lab::runToCompletion(argv, input);
+  if (!finished) {
+    result.output = finished.error().message;
     return result;
   }
-  for (std::size_t written = 0; written < input.size();) {
-    const ssize_t count = write(input_fd.get(), input.data() + written, input.size() - written);
-    if (count < 0) {
-      result.output = "writing the input: " + errnoText(errno);
-      return result;
-    }
-    written += static_cast<std::size_t>(count);
-  }
-  lseek(input_fd.get(), 0, SEEK_SET);
-
-  std::array<int, 2> pipe_fds{};
-  // Close-on-exec: only the copies on 1 and 2 reach the child, so a daemon the
-  // command leaves behind cannot keep the pipe open.
-  if (pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
-    result.output = "pipe2: " + errnoText(errno);
-    return result;
-  }
-  Fd read_end(pipe_fds[0]);
-  Fd write_end(pipe_fds[1]);
-
-  SpawnSetup setup;
-  posix_spawn_file_actions_adddup2(&setup.actions, input_fd.get(), STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&setup.actions, write_end.get(), STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&setup.actions, write_end.get(), STDERR_FILENO);
-
-  std::vector<char*> c_argv;
-  c_argv.reserve(argv.size() + 1);
-  for (const std::string& arg : argv) {
-    c_argv.push_back(const_cast<char*>(arg.c_str()));
-  }
-  c_argv.push_back(nullptr);
-
-  pid_t pid = -1;
-  const int spawn_error =
-      posix_spawnp(&pid, c_argv[0], &setup.actions, &setup.attributes, c_argv.data(), environ);
-  write_end.reset();
-  if (spawn_error != 0) {
-    result.output = "cannot start " + argv[0] + ": " + errnoText(spawn_error);
-    return result;
-  }
-
-  std::array<char, 4096> buffer{};
-  for (;;) {
-    const ssize_t count = read(read_end.get(), buffer.data(), buffer.size());
-    if (count > 0) {
-      result.output.append(buffer.data(), static_cast<std::size_t>(count));
-    } else if (count == 0 || errno != EINTR) {
-      break;
-    }
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  // Standard output, then standard error: the tests look for words in either.
+  result.output = std::move(finished->output.out) + finished->output.err;
+  const int status = finished->wait_status;
   if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);
   } else {
-    result.output += "\n[" + argv[0] + " was killed by signal " +
-                     std::to_string(WTERMSIG(status)) + "]";
+    result.output += "\n[" + argv[0] + " " + lab::describeExit(status) + "]";
   }
   return result;
 }

@@ -21,7 +21,7 @@ struct CommandResult {
   // The exit status; -1 when the program could not be started or was killed
   // by a signal (then `output` says which).
   int exit_code = -1;
-  // Standard output and standard error, interleaved as written.
+  // Standard output, then standard error.
   std::string output;
 };
 
