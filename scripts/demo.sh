@@ -160,9 +160,6 @@ review validate networkpolicy-delete-managed.json \
   "Only Palisade may delete the default-deny policy it manages."
 
 echo
-echo "# One JSON log line per decision:"
-jq -c 'select(.msg == "admission") | {kind, name, operation, decision, durationMs}' "$workdir/log"
-echo
 echo "# Prometheus metrics (/metrics):"
 curl -sS --cacert "$workdir/certs/ca.crt" "https://127.0.0.1:$port/metrics" |
   grep '^palisade_admission_requests_total'
@@ -172,3 +169,7 @@ wait "$webhook_pid" || status=$?
 webhook_pid=
 echo
 echo "SIGTERM: palisade-webhook drained and exited with status $status."
+echo
+# Decision lines are batched for a fraction of a second; after the exit all are written.
+echo "# One JSON log line per decision:"
+jq -c 'select(.msg == "admission") | {kind, name, operation, decision, durationMs}' "$workdir/log"

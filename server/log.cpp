@@ -1,11 +1,16 @@
 #include "server/log.h"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <mutex>
+#include <string>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 namespace palisade::server {
@@ -27,15 +32,58 @@ std::string_view levelName(LogLevel level) {
   return "info";
 }
 
-// spdlog provides the thread-safe, line-atomic sink; the JSON is ours, so the
-// pattern is the bare message.
+constexpr size_t kBatchBytes = 64 * 1024;
+
+// spdlog's stderr sink writes and flushes every line; this one, built on
+// spdlog's extension point for sinks (which serializes the calls), gathers
+// lines until flush() or until kBatchBytes have gathered.
+class BatchingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  ~BatchingStderrSink() override {
+    std::lock_guard lock(mutex_);
+    writeOut();
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& message) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(message, formatted);
+    pending_.append(formatted.data(), formatted.size());
+    if (pending_.size() >= kBatchBytes) {
+      writeOut();
+    }
+  }
+
+  void flush_() override { writeOut(); }
+
+ private:
+  void writeOut() {
+    size_t written = 0;
+    while (written < pending_.size()) {
+      const ssize_t result =
+          ::write(STDERR_FILENO, pending_.data() + written, pending_.size() - written);
+      if (result < 0 && errno == EINTR) {
+        continue;
+      }
+      if (result <= 0) {
+        break;  // standard error is gone: the lines are dropped, the server goes on
+      }
+      written += static_cast<size_t>(result);
+    }
+    pending_.clear();
+  }
+
+  std::string pending_;
+};
+
+// The JSON is ours, so the pattern is the bare message.
 spdlog::logger& jsonLogger() {
   static const std::shared_ptr<spdlog::logger> logger = [] {
-    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    auto created = std::make_shared<spdlog::logger>("palisade", std::move(sink));
+    auto created = std::make_shared<spdlog::logger>("palisade",
+                                                    std::make_shared<BatchingStderrSink>());
     created->set_pattern("%v");
     created->set_level(spdlog::level::trace);
-    created->flush_on(spdlog::level::trace);
+    created->flush_on(spdlog::level::warn);
     return created;
   }();
   return *logger;
@@ -53,10 +101,9 @@ std::string timestamp() {
 
 void setLogLevel(LogLevel level) { g_level.store(level); }
 
-void logEvent(LogLevel level, std::string_view message, nlohmann::json fields) {
-  if (level < g_level.load(std::memory_order_relaxed)) {
-    return;
-  }
+namespace {
+
+std::string formatLine(LogLevel level, std::string_view message, const nlohmann::json& fields) {
   // The fixed fields first, then the event's own (in key order): written
   // straight into one string rather than through an ordered JSON object,
   // since the webhook logs every decision.
@@ -74,7 +121,44 @@ void logEvent(LogLevel level, std::string_view message, nlohmann::json fields) {
   } else {
     line += '}';
   }
-  jsonLogger().info(line);
+  return line;
 }
+
+spdlog::level::level_enum spdlogLevel(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return spdlog::level::debug;
+    case LogLevel::kInfo:
+      return spdlog::level::info;
+    case LogLevel::kWarn:
+      return spdlog::level::warn;
+    case LogLevel::kError:
+      return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+void logEventBatched(LogLevel level, std::string_view message, nlohmann::json fields) {
+  if (level < g_level.load(std::memory_order_relaxed)) {
+    return;
+  }
+  // flush_on(warn) writes warnings and errors, with what gathered before them, at once.
+  const std::string line = formatLine(level, message, fields);
+  jsonLogger().log(spdlogLevel(level), spdlog::string_view_t(line));
+}
+
+void logEvent(LogLevel level, std::string_view message, nlohmann::json fields) {
+  if (level < g_level.load(std::memory_order_relaxed)) {
+    return;
+  }
+  spdlog::logger& logger = jsonLogger();
+  const std::string line = formatLine(level, message, fields);
+  logger.log(spdlogLevel(level), spdlog::string_view_t(line));
+  logger.flush();
+}
+
+void flushLogs() { jsonLogger().flush(); }
 
 }  // namespace palisade::server

@@ -270,6 +270,8 @@ int serve(Options options) {
         break;
     }
   });
+  // Decision lines are batched (server/log.h); they reach the log this often.
+  https.every(server::kLogBatchInterval, [] { server::flushLogs(); });
   if (*api) {
     (*api)->start();
     logEvent(LogLevel::kInfo, "watching the kube-apiserver",

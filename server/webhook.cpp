@@ -142,7 +142,7 @@ HttpResponse Webhook::admit(const HttpRequest& request, std::string_view route) 
   const std::string_view operation = toString(review->operation);
   requests_.with({route, operation, review->kind.kind, outcome.decision}).inc();
   latency_.with({route}).observe(seconds);
-  logEvent(LogLevel::kInfo, "admission",
+  logEventBatched(LogLevel::kInfo, "admission",
            {{"uid", review->uid},
             {"route", route},
             {"operation", operation},

@@ -12,11 +12,12 @@
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -90,8 +91,17 @@ class ServerCore {
                                        "Requests that got an HTTP error from the server rather "
                                        "than a handler's answer, or were dropped unanswered, "
                                        "by reason.",
-                                       {"reason"})),
-        ioc_(static_cast<int>(threadCount())) {}
+                                       {"reason"})) {
+    const unsigned count = threadCount();
+    loops_.reserve(count);
+    keep_running_.reserve(count);
+    for (unsigned i = 0; i < count; ++i) {
+      // Run by one thread each: Asio then skips the locking a shared queue
+      // needs, and a connection's handlers never run concurrently.
+      loops_.push_back(std::make_unique<net::io_context>(1));
+      keep_running_.push_back(net::make_work_guard(*loops_.back()));
+    }
+  }
 
   ~ServerCore();
 
@@ -103,7 +113,10 @@ class ServerCore {
   }
 
   const ServerLimits& limits() const { return limits_; }
-  net::io_context& ioc() { return ioc_; }
+  // The loop that runs the listener, the timers and the signal handlers.
+  net::io_context& mainLoop() { return *loops_.front(); }
+  // The loops connections are spread over, in turn.
+  net::io_context& loop(size_t index) { return *loops_[index % loops_.size()]; }
   bool draining() const { return draining_.load(std::memory_order_acquire); }
   std::shared_ptr<ssl::context> currentTlsContext() const { return credentials_.current(); }
 
@@ -169,6 +182,7 @@ class ServerCore {
                 const std::shared_ptr<std::function<void()>>& task);
   void stopAll();
   void drainSessions();
+  void runLoop(net::io_context& loop);
 
   const ServerLimits limits_;
   TlsCredentials& credentials_;
@@ -185,16 +199,19 @@ class ServerCore {
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
   bool accept_paused_ = false;
 
-  // Declared after the state above and before the I/O objects: destroying it
-  // destroys pending handlers, and with them sessions, whose destructors
-  // still use that state; the I/O objects must go before it.
-  net::io_context ioc_;
+  // Declared after the state above and before the I/O objects: destroying
+  // the loops destroys pending handlers, and with them sessions, whose
+  // destructors still use that state; the I/O objects must go before them.
+  std::vector<std::unique_ptr<net::io_context>> loops_;
+  // Keeps every loop running while it has nothing to do (a loop without
+  // connections, the listener paused at the cap); released by stopAll().
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running_;
   std::shared_ptr<Listener> listener_;
   std::vector<std::shared_ptr<net::steady_timer>> timers_;
   std::vector<std::shared_ptr<net::signal_set>> signal_sets_;
 };
 
-// Accepts connections on one strand, pausing at the connection cap.
+// Accepts connections on the main loop, pausing at the connection cap.
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   Listener(ServerCore& server, tcp::acceptor acceptor)
@@ -206,9 +223,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (!acceptor_.is_open() || server_.draining()) {
       return;
     }
-    // Each connection gets its own strand: its handlers never run
-    // concurrently, and different connections run in parallel.
-    acceptor_.async_accept(net::make_strand(server_.ioc()),
+    // Connections are dealt to the loops in turn; each then lives on its
+    // loop, whose single thread runs all its handlers.
+    acceptor_.async_accept(server_.loop(next_loop_++).get_executor(),
                            beast::bind_front_handler(&Listener::onAccept, shared_from_this()));
   }
 
@@ -224,10 +241,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   ServerCore& server_;
   tcp::acceptor acceptor_;
   net::steady_timer retry_timer_;
+  size_t next_loop_ = 0;
 };
 
 // One client connection: handshake, then requests read, handled and answered
-// in turn (HTTP/1.1 keep-alive). All its handlers run on its strand.
+// in turn (HTTP/1.1 keep-alive). All its handlers run on its loop's thread.
 //
 // Timeouts: the handshake gets handshake_timeout; between requests the
 // connection waits idle_timeout for the first bytes of the next one; from
@@ -582,7 +600,7 @@ policy::Result<void> ServerCore::listen(const std::string& address, uint16_t por
   if (draining()) {
     return policy::fail("the server is shutting down");
   }
-  tcp::acceptor acceptor(net::make_strand(ioc_));
+  tcp::acceptor acceptor(mainLoop());
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) {
     acceptor.set_option(net::socket_base::reuse_address(true), ec);
@@ -607,7 +625,7 @@ policy::Result<void> ServerCore::listen(const std::string& address, uint16_t por
 }
 
 void ServerCore::every(std::chrono::milliseconds interval, std::function<void()> task) {
-  auto timer = std::make_shared<net::steady_timer>(net::make_strand(ioc_));
+  auto timer = std::make_shared<net::steady_timer>(mainLoop());
   {
     std::lock_guard lock(mutex_);
     if (draining()) {
@@ -623,7 +641,7 @@ void ServerCore::every(std::chrono::milliseconds interval, std::function<void()>
 void ServerCore::armTimer(const std::shared_ptr<net::steady_timer>& timer,
                           std::chrono::milliseconds interval,
                           const std::shared_ptr<std::function<void()>>& task) {
-  // Checked on the timer's strand, so that a cancel posted by shutdown()
+  // Checked on the main loop, so that a cancel posted by shutdown()
   // cannot slip in before the wait it should cancel.
   if (draining()) {
     return;
@@ -646,7 +664,7 @@ void ServerCore::armTimer(const std::shared_ptr<net::steady_timer>& timer,
 }
 
 void ServerCore::shutdownOnSignals(std::initializer_list<int> signals) {
-  auto set = std::make_shared<net::signal_set>(net::make_strand(ioc_));
+  auto set = std::make_shared<net::signal_set>(mainLoop());
   for (int signal : signals) {
     beast::error_code ec;
     set->add(signal, ec);
@@ -677,25 +695,27 @@ void ServerCore::shutdownOnSignals(std::initializer_list<int> signals) {
 }
 
 void ServerCore::run() {
-  const unsigned count = threadCount();
   std::vector<std::thread> threads;
-  threads.reserve(count);
-  for (unsigned i = 0; i < count; ++i) {
-    threads.emplace_back([this] {
-      for (;;) {
-        try {
-          ioc_.run();
-          return;
-        } catch (const std::exception& e) {
-          // Handlers do not throw; should one ever do, the thread goes on
-          // serving the other connections.
-          logEvent(LogLevel::kError, {{"event", "io_thread_exception"}, {"error", e.what()}});
-        }
-      }
-    });
+  threads.reserve(loops_.size() - 1);
+  for (size_t i = 1; i < loops_.size(); ++i) {
+    threads.emplace_back([this, i] { runLoop(*loops_[i]); });
   }
+  runLoop(mainLoop());
   for (auto& thread : threads) {
     thread.join();
+  }
+}
+
+void ServerCore::runLoop(net::io_context& loop) {
+  for (;;) {
+    try {
+      loop.run();
+      return;
+    } catch (const std::exception& e) {
+      // Handlers do not throw; should one ever do, the loop goes on serving
+      // its other connections.
+      logEvent(LogLevel::kError, {{"event", "io_thread_exception"}, {"error", e.what()}});
+    }
   }
 }
 
@@ -708,7 +728,7 @@ void ServerCore::shutdown() {
       return;
     }
   }
-  net::post(ioc_, [this] { stopAll(); });
+  net::post(mainLoop(), [this] { stopAll(); });
 }
 
 void ServerCore::stopAll() {
@@ -720,6 +740,10 @@ void ServerCore::stopAll() {
     listener = listener_;
     timers.swap(timers_);
     signal_sets.swap(signal_sets_);
+  }
+  // From here each loop returns once its last connection is done.
+  for (auto& guard : keep_running_) {
+    guard.reset();
   }
   for (auto& timer : timers) {
     net::post(timer->get_executor(), [timer] { timer->cancel(); });
@@ -733,8 +757,8 @@ void ServerCore::stopAll() {
   if (!listener) {
     return drainSessions();
   }
-  // Sessions are registered on the listener's strand: once the acceptor is
-  // closed there, the list of sessions to drain is complete.
+  // Sessions are registered on the main loop: once the acceptor is closed
+  // there, the list of sessions to drain is complete.
   net::post(listener->executor(), [this, listener] {
     listener->stop();
     drainSessions();

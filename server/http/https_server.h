@@ -1,10 +1,12 @@
 #pragma once
 
 // An HTTPS server for the kube-apiserver's admission calls: HTTP/1.1 with
-// keep-alive over TLS (Boost.Beast, OpenSSL), a pool of threads running one
-// io_context, one strand per connection. Requests are handed to a synchronous
-// handler; admission decisions take microseconds, so it runs on the I/O
-// thread.
+// keep-alive over TLS (Boost.Beast, OpenSSL). One event loop per thread, each
+// run by its own thread, as nginx runs one per worker: connections are dealt
+// to the loops in turn and stay on theirs, so no lock or cross-thread wake-up
+// sits on a request's path. Requests are handed to a synchronous handler;
+// admission decisions take microseconds, so it runs on the loop's thread (a
+// handler that blocked would hold up the other connections of its loop).
 //
 // What a server on the cluster's critical path must guarantee:
 // - limits from ServerLimits (body, header, timeouts for handshake, reading a
@@ -68,7 +70,8 @@ class HttpsServer {
   // Shuts down gracefully when one of these signals arrives.
   void shutdownOnSignals(std::initializer_list<int> signals);
 
-  // Runs the thread pool; returns when the server has shut down.
+  // Runs the loops, one on the calling thread; returns when the server has
+  // shut down.
   void run();
   // Thread-safe; may be called before or during run().
   void shutdown();
