@@ -8,7 +8,6 @@
 
 #include <simdjson.h>
 
-#include "policy/json_codec.h"
 
 namespace palisade::server {
 namespace {
@@ -39,13 +38,36 @@ struct ReviewError {
   std::string message;
 };
 
-std::string_view typeName(const json& value) { return policy::jsonTypeName(value); }
+using Element = simdjson::dom::element;
+using ElementType = simdjson::dom::element_type;
+
+// The names policy::jsonTypeName gives, so that messages read alike.
+std::string_view typeName(Element value) {
+  switch (value.type()) {
+    case ElementType::OBJECT:
+      return "object";
+    case ElementType::ARRAY:
+      return "array";
+    case ElementType::STRING:
+      return "string";
+    case ElementType::INT64:
+    case ElementType::UINT64:
+      return "integer";
+    case ElementType::DOUBLE:
+      return "number";
+    case ElementType::BOOL:
+      return "boolean";
+    case ElementType::NULL_VALUE:
+      return "null";
+  }
+  return "unknown";
+}
 
 [[noreturn]] void failAt(std::string_view path, std::string_view message) {
   throw ReviewError{std::string(path) + ": " + std::string(message)};
 }
 
-[[noreturn]] void wrongType(std::string_view path, std::string_view expected, const json& got) {
+[[noreturn]] void wrongType(std::string_view path, std::string_view expected, Element got) {
   failAt(path, "expected " + std::string(expected) + ", got " + std::string(typeName(got)));
 }
 
@@ -53,61 +75,68 @@ std::string childPath(std::string_view parent, std::string_view name) {
   return std::string(parent) + "." + std::string(name);
 }
 
-// The member `name` of `object`, or nullptr when absent or null: the
-// apiserver's decoder treats both alike.
-const json* member(const json& object, std::string_view name) {
-  auto it = object.find(name);
-  if (it == object.end() || it->is_null()) {
-    return nullptr;
+// The member `name` of `object`, or nothing when absent or null: the
+// apiserver's decoder treats both alike. Of repeated keys the last wins, as
+// with Go's encoding/json.
+std::optional<Element> member(Element object, std::string_view name) {
+  std::optional<Element> found;
+  for (const simdjson::dom::key_value_pair field : simdjson::dom::object(object)) {
+    if (field.key == name) {
+      found = field.value;
+    }
   }
-  return &*it;
+  if (found && found->is_null()) {
+    return std::nullopt;
+  }
+  return found;
 }
 
-std::string stringField(const json& object, std::string_view name, std::string_view path) {
-  const json* value = member(object, name);
+std::string stringField(Element object, std::string_view name, std::string_view path) {
+  const std::optional<Element> value = member(object, name);
   if (!value) {
     return {};
   }
-  if (!value->is_string()) {
+  if (value->type() != ElementType::STRING) {
     wrongType(childPath(path, name), "string", *value);
   }
-  return value->get<std::string>();
+  return std::string(std::string_view(*value));
 }
 
-const json* objectField(const json& object, std::string_view name, std::string_view path) {
-  const json* value = member(object, name);
-  if (value && !value->is_object()) {
+std::optional<Element> objectField(Element object, std::string_view name, std::string_view path) {
+  const std::optional<Element> value = member(object, name);
+  if (value && value->type() != ElementType::OBJECT) {
     wrongType(childPath(path, name), "object", *value);
   }
   return value;
 }
 
-std::vector<std::string> stringListField(const json& object, std::string_view name,
+std::vector<std::string> stringListField(Element object, std::string_view name,
                                          std::string_view path) {
   std::vector<std::string> strings;
-  const json* value = member(object, name);
+  const std::optional<Element> value = member(object, name);
   if (!value) {
     return strings;
   }
   const std::string list_path = childPath(path, name);
-  if (!value->is_array()) {
+  if (value->type() != ElementType::ARRAY) {
     wrongType(list_path, "array of strings", *value);
   }
-  for (size_t i = 0; i < value->size(); ++i) {
-    const json& element = (*value)[i];
-    if (!element.is_string()) {
+  size_t i = 0;
+  for (const Element element : simdjson::dom::array(*value)) {
+    if (element.type() != ElementType::STRING) {
       failAt(list_path, "expected array of strings, element " + std::to_string(i) + " is " +
                             std::string(typeName(element)));
     }
-    strings.push_back(element.get<std::string>());
+    strings.emplace_back(std::string_view(element));
+    ++i;
   }
   return strings;
 }
 
-GroupVersionKind readGroupVersionKind(const json& object, std::string_view name,
+GroupVersionKind readGroupVersionKind(Element object, std::string_view name,
                                       std::string_view path) {
   GroupVersionKind gvk;
-  if (const json* value = objectField(object, name, path)) {
+  if (const std::optional<Element> value = objectField(object, name, path)) {
     const std::string gvk_path = childPath(path, name);
     gvk.group = stringField(*value, "group", gvk_path);
     gvk.version = stringField(*value, "version", gvk_path);
@@ -116,10 +145,10 @@ GroupVersionKind readGroupVersionKind(const json& object, std::string_view name,
   return gvk;
 }
 
-GroupVersionResource readGroupVersionResource(const json& object, std::string_view name,
+GroupVersionResource readGroupVersionResource(Element object, std::string_view name,
                                               std::string_view path) {
   GroupVersionResource gvr;
-  if (const json* value = objectField(object, name, path)) {
+  if (const std::optional<Element> value = objectField(object, name, path)) {
     const std::string gvr_path = childPath(path, name);
     gvr.group = stringField(*value, "group", gvr_path);
     gvr.version = stringField(*value, "version", gvr_path);
@@ -128,36 +157,24 @@ GroupVersionResource readGroupVersionResource(const json& object, std::string_vi
   return gvr;
 }
 
-Operation readOperation(const json& request) {
+Operation readOperation(Element request) {
   constexpr std::string_view kPath = "request.operation";
-  const json* value = member(request, "operation");
+  const std::optional<Element> value = member(request, "operation");
   if (!value) {
     failAt(kPath, "required");
   }
-  if (!value->is_string()) {
+  if (value->type() != ElementType::STRING) {
     wrongType(kPath, "string", *value);
   }
-  const auto& text = value->get_ref<const std::string&>();
+  const std::string_view text(*value);
   for (Operation operation :
        {Operation::kCreate, Operation::kUpdate, Operation::kDelete, Operation::kConnect}) {
     if (text == toString(operation)) {
       return operation;
     }
   }
-  failAt(kPath, "unsupported value \"" + text + "\": expected CREATE, UPDATE, DELETE or CONNECT");
-}
-
-// Moves request[name] out: the objects are the bulk of a review and are not
-// needed twice.
-json takeObject(json& request, std::string_view name) {
-  auto it = request.find(name);
-  if (it == request.end() || it->is_null()) {
-    return nullptr;
-  }
-  if (!it->is_object()) {
-    wrongType(childPath("request", name), "object", *it);
-  }
-  return std::move(*it);
+  failAt(kPath, "unsupported value \"" + std::string(text) +
+                    "\": expected CREATE, UPDATE, DELETE or CONNECT");
 }
 
 // nlohmann/json's own parser reads a few dozen MB/s, which made parsing most
@@ -202,17 +219,10 @@ json toJson(simdjson::dom::element element) {
 // the spec and status of Pods and Namespaces, which the taxonomy never looks at.
 enum class ObjectParts { kAll, kMetadataOnly };
 
-ObjectParts partsNeeded(simdjson::dom::element request) {
-  std::string_view group;
-  std::string_view kind;
-  simdjson::dom::element gvk;
-  if (request["kind"].get(gvk) != simdjson::SUCCESS ||
-      gvk["group"].get(group) != simdjson::SUCCESS ||
-      gvk["kind"].get(kind) != simdjson::SUCCESS) {
-    return ObjectParts::kAll;
-  }
-  return group.empty() && (kind == "Pod" || kind == "Namespace") ? ObjectParts::kMetadataOnly
-                                                                  : ObjectParts::kAll;
+ObjectParts partsNeeded(const GroupVersionKind& kind) {
+  return kind.group.empty() && (kind.kind == "Pod" || kind.kind == "Namespace")
+             ? ObjectParts::kMetadataOnly
+             : ObjectParts::kAll;
 }
 
 json metadataToJson(simdjson::dom::element metadata) {
@@ -252,31 +262,85 @@ json objectToJson(simdjson::dom::element element, ObjectParts parts) {
   return object;
 }
 
-json reviewToJson(simdjson::dom::element root) {
-  simdjson::dom::element request;
-  if (root.type() != simdjson::dom::element_type::OBJECT ||
-      root["request"].get(request) != simdjson::SUCCESS ||
-      request.type() != simdjson::dom::element_type::OBJECT) {
-    return toJson(root);  // readReview says what is wrong with it
+// request[name], a Pod's or Namespace's cut to what decisions read; null when
+// absent.
+json admittedObject(Element request, std::string_view name, ObjectParts parts) {
+  const std::optional<Element> value = member(request, name);
+  if (!value) {
+    return nullptr;
   }
-  json review = json::object();
-  for (const simdjson::dom::key_value_pair field : simdjson::dom::object(root)) {
-    if (field.key != "request") {
-      review[std::string(field.key)] = toJson(field.value);
-    }
+  if (value->type() != ElementType::OBJECT) {
+    wrongType(childPath("request", name), "object", *value);
   }
-  const ObjectParts parts = partsNeeded(request);
-  json body = json::object();
-  for (const simdjson::dom::key_value_pair field : simdjson::dom::object(request)) {
-    const bool is_object = field.key == "object" || field.key == "oldObject";
-    body[std::string(field.key)] =
-        is_object ? objectToJson(field.value, parts) : toJson(field.value);
-  }
-  review["request"] = std::move(body);
-  return review;
+  return objectToJson(*value, parts);
 }
 
-policy::Result<json> parseJson(std::string_view body) {
+// Reads the envelope straight from the parsed document; only the objects
+// become json values.
+AdmissionRequest readReview(Element review) {
+  if (review.type() != ElementType::OBJECT) {
+    throw ReviewError{"request body is not an AdmissionReview: expected a JSON object, got " +
+                      std::string(typeName(review))};
+  }
+  AdmissionRequest request;
+  const std::optional<Element> api_version = member(review, "apiVersion");
+  if (!api_version || api_version->type() != ElementType::STRING) {
+    throw ReviewError{"apiVersion: expected " + std::string(kAdmissionV1) + " or " +
+                      std::string(kAdmissionV1beta1)};
+  }
+  request.review_api_version = std::string(std::string_view(*api_version));
+  if (request.review_api_version != kAdmissionV1 &&
+      request.review_api_version != kAdmissionV1beta1) {
+    throw ReviewError{"apiVersion: unsupported \"" + request.review_api_version + "\": expected " +
+                      std::string(kAdmissionV1) + " or " + std::string(kAdmissionV1beta1)};
+  }
+  const std::optional<Element> kind = member(review, "kind");
+  const bool kind_is_string = kind && kind->type() == ElementType::STRING;
+  if (!kind_is_string || std::string_view(*kind) != "AdmissionReview") {
+    throw ReviewError{"kind: expected AdmissionReview" +
+                      (kind_is_string ? ", got \"" + std::string(std::string_view(*kind)) + "\""
+                                      : std::string())};
+  }
+  const std::optional<Element> body = member(review, "request");
+  if (!body) {
+    throw ReviewError{"request: required"};
+  }
+  if (body->type() != ElementType::OBJECT) {
+    wrongType("request", "object", *body);
+  }
+  constexpr std::string_view kPath = "request";
+  request.uid = stringField(*body, "uid", kPath);
+  if (request.uid.empty()) {
+    // The response must echo it; without one the apiserver rejects any answer.
+    failAt("request.uid", "required");
+  }
+  request.kind = readGroupVersionKind(*body, "kind", kPath);
+  request.resource = readGroupVersionResource(*body, "resource", kPath);
+  request.sub_resource = stringField(*body, "subResource", kPath);
+  request.name = stringField(*body, "name", kPath);
+  request.namespace_name = stringField(*body, "namespace", kPath);
+  request.operation = readOperation(*body);
+  if (const std::optional<Element> user_info = objectField(*body, "userInfo", kPath)) {
+    constexpr std::string_view kUserPath = "request.userInfo";
+    request.user_info.username = stringField(*user_info, "username", kUserPath);
+    request.user_info.uid = stringField(*user_info, "uid", kUserPath);
+    request.user_info.groups = stringListField(*user_info, "groups", kUserPath);
+  }
+  if (const std::optional<Element> dry_run = member(*body, "dryRun")) {
+    if (dry_run->type() != ElementType::BOOL) {
+      wrongType("request.dryRun", "boolean", *dry_run);
+    }
+    request.dry_run = bool(*dry_run);
+  }
+  const ObjectParts parts = partsNeeded(request.kind);
+  request.object = admittedObject(*body, "object", parts);
+  request.old_object = admittedObject(*body, "oldObject", parts);
+  return request;
+}
+
+// Parses `body` into the calling thread's reusable parser (or one of its own
+// for a large body) and reads the review from it.
+policy::Result<AdmissionRequest> parseAndReadReview(std::string_view body) {
   // parse() grows a parser's buffers to the largest document it has seen and
   // keeps them, so a worker allocates for parsing only while reviews grow.
   thread_local std::optional<simdjson::dom::parser> reused;
@@ -315,68 +379,11 @@ policy::Result<json> parseJson(std::string_view body) {
     return policy::fail("request body is not JSON: " +
                         std::string(simdjson::error_message(error)));
   }
-  return reviewToJson(root);
-}
-
-AdmissionRequest readReview(json& review) {
-  if (!review.is_object()) {
-    throw ReviewError{"request body is not an AdmissionReview: expected a JSON object, got " +
-                      std::string(typeName(review))};
+  try {
+    return readReview(root);
+  } catch (const ReviewError& error) {
+    return policy::fail(error.message);
   }
-  AdmissionRequest request;
-  const json* api_version = member(review, "apiVersion");
-  if (!api_version || !api_version->is_string()) {
-    throw ReviewError{"apiVersion: expected " + std::string(kAdmissionV1) + " or " +
-                      std::string(kAdmissionV1beta1)};
-  }
-  request.review_api_version = api_version->get<std::string>();
-  if (request.review_api_version != kAdmissionV1 &&
-      request.review_api_version != kAdmissionV1beta1) {
-    throw ReviewError{"apiVersion: unsupported \"" + request.review_api_version + "\": expected " +
-                      std::string(kAdmissionV1) + " or " + std::string(kAdmissionV1beta1)};
-  }
-  const json* kind = member(review, "kind");
-  if (!kind || !kind->is_string() || kind->get_ref<const std::string&>() != "AdmissionReview") {
-    throw ReviewError{"kind: expected AdmissionReview" +
-                      (kind && kind->is_string()
-                           ? ", got \"" + kind->get<std::string>() + "\""
-                           : std::string())};
-  }
-  auto request_it = review.find("request");
-  if (request_it == review.end() || request_it->is_null()) {
-    throw ReviewError{"request: required"};
-  }
-  json& body = *request_it;
-  if (!body.is_object()) {
-    wrongType("request", "object", body);
-  }
-  constexpr std::string_view kPath = "request";
-  request.uid = stringField(body, "uid", kPath);
-  if (request.uid.empty()) {
-    // The response must echo it; without one the apiserver rejects any answer.
-    failAt("request.uid", "required");
-  }
-  request.kind = readGroupVersionKind(body, "kind", kPath);
-  request.resource = readGroupVersionResource(body, "resource", kPath);
-  request.sub_resource = stringField(body, "subResource", kPath);
-  request.name = stringField(body, "name", kPath);
-  request.namespace_name = stringField(body, "namespace", kPath);
-  request.operation = readOperation(body);
-  if (const json* user_info = objectField(body, "userInfo", kPath)) {
-    constexpr std::string_view kUserPath = "request.userInfo";
-    request.user_info.username = stringField(*user_info, "username", kUserPath);
-    request.user_info.uid = stringField(*user_info, "uid", kUserPath);
-    request.user_info.groups = stringListField(*user_info, "groups", kUserPath);
-  }
-  if (const json* dry_run = member(body, "dryRun")) {
-    if (!dry_run->is_boolean()) {
-      wrongType("request.dryRun", "boolean", *dry_run);
-    }
-    request.dry_run = dry_run->get<bool>();
-  }
-  request.object = takeObject(body, "object");
-  request.old_object = takeObject(body, "oldObject");
-  return request;
 }
 
 // RFC 4648 base64 with padding. Written here rather than taken from OpenSSL
@@ -445,15 +452,7 @@ std::string_view toString(Operation operation) {
 }
 
 policy::Result<AdmissionRequest> parseAdmissionReview(std::string_view body) {
-  policy::Result<json> review = parseJson(body);
-  if (!review) {
-    return std::unexpected(review.error());
-  }
-  try {
-    return readReview(*review);
-  } catch (const ReviewError& error) {
-    return policy::fail(error.message);
-  }
+  return parseAndReadReview(body);
 }
 
 std::string renderAdmissionReview(std::string_view api_version, const AdmissionResponse& response) {

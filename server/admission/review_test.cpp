@@ -206,6 +206,20 @@ TEST(ParseAdmissionReview, AbsentObjectsAndNullFieldsAreEmpty) {
   EXPECT_EQ(request->user_info.username, "");
 }
 
+TEST(ParseAdmissionReview, RepeatedKeysTakeTheLastValueAsTheApiserverDecoderDoes) {
+  const auto request = parseAdmissionReview(R"({
+    "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+    "request": {"uid": "first", "uid": "second", "operation": "CREATE",
+                "namespace": "a", "namespace": null,
+                "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "object": {"metadata": {"name": "p", "name": "q"}}}
+  })");
+  ASSERT_TRUE(request.has_value()) << request.error().message;
+  EXPECT_EQ(request->uid, "second");
+  EXPECT_EQ(request->namespace_name, "");  // a later null clears it
+  EXPECT_EQ(request->object["metadata"]["name"], "q");
+}
+
 TEST(ParseAdmissionReview, BodyThatIsNotJsonIsRejected) {
   const auto request = parseAdmissionReview("apiVersion: admission.k8s.io/v1");
   ASSERT_FALSE(request.has_value());
