@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <iterator>
 #include <cerrno>
 #include <chrono>
 #include <mutex>
@@ -89,12 +92,57 @@ spdlog::logger& jsonLogger() {
   return *logger;
 }
 
+// "2026-11-26T11:22:33.456Z". The part up to the second is formatted once a
+// second per thread: chrono formatting showed in the webhook's profile.
 std::string timestamp() {
   const auto now = std::chrono::system_clock::now();
+  const auto since_epoch = now.time_since_epoch();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
   const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(now)),
-                     millis);
+      std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
+  thread_local std::chrono::seconds cached_second{-1};
+  thread_local std::string cached_prefix;
+  if (seconds != cached_second) {
+    cached_second = seconds;
+    cached_prefix = fmt::format("{:%Y-%m-%dT%H:%M:%S}",
+                                fmt::gmtime(std::chrono::system_clock::to_time_t(now)));
+  }
+  return fmt::format("{}.{:03d}Z", cached_prefix, millis);
+}
+
+// Appends `text` as a JSON string. Plain printable ASCII, nearly every value
+// a decision logs, is copied as it is; anything else goes through
+// nlohmann/json, which escapes it and replaces invalid UTF-8.
+void appendJsonString(std::string& line, std::string_view text) {
+  const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte >= 0x20 && byte < 0x80 && c != '"' && c != '\\';
+  });
+  if (!plain) {
+    line += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return;
+  }
+  line += '"';
+  line += text;
+  line += '"';
+}
+
+void appendValue(std::string& line, const LogField& field) {
+  std::visit(
+      [&line](const auto& value) {
+        using Value = std::decay_t<decltype(value)>;
+        if constexpr (std::is_same_v<Value, std::string_view>) {
+          appendJsonString(line, value);
+        } else if constexpr (std::is_same_v<Value, bool>) {
+          line += value ? "true" : "false";
+        } else if constexpr (std::is_same_v<Value, double>) {
+          // JSON has no NaN or infinity; nlohmann/json writes null for them too.
+          line += std::isfinite(value) ? fmt::format("{}", value) : std::string("null");
+        } else {
+          fmt::format_to(std::back_inserter(line), "{}", value);
+        }
+      },
+      field.value);
 }
 
 }  // namespace
@@ -140,12 +188,22 @@ spdlog::level::level_enum spdlogLevel(LogLevel level) {
 
 }  // namespace
 
-void logEventBatched(LogLevel level, std::string_view message, nlohmann::json fields) {
+void logEventBatched(LogLevel level, std::string_view message,
+                     std::initializer_list<LogField> fields) {
   if (level < g_level.load(std::memory_order_relaxed)) {
     return;
   }
+  std::string line = fmt::format(R"({{"time":"{}","level":"{}","msg":)", timestamp(),
+                                 levelName(level));
+  appendJsonString(line, message);
+  for (const LogField& field : fields) {
+    line += ',';
+    appendJsonString(line, field.key);
+    line += ':';
+    appendValue(line, field);
+  }
+  line += '}';
   // flush_on(warn) writes warnings and errors, with what gathered before them, at once.
-  const std::string line = formatLine(level, message, fields);
   jsonLogger().log(spdlogLevel(level), spdlog::string_view_t(line));
 }
 

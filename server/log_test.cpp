@@ -35,8 +35,8 @@ class CapturedStderr {
   CapturedStderr(const CapturedStderr&) = delete;
   CapturedStderr& operator=(const CapturedStderr&) = delete;
 
-  // The "msg" of each line written so far.
-  std::vector<std::string> messages() const {
+  // Each line written so far, parsed.
+  std::vector<json> lines() const {
     std::string text;
     char chunk[4096];
     ssize_t got = 0;
@@ -44,10 +44,19 @@ class CapturedStderr {
          offset += got) {
       text.append(chunk, static_cast<size_t>(got));
     }
-    std::vector<std::string> messages;
+    std::vector<json> lines;
     for (size_t start = 0, end = 0; (end = text.find('\n', start)) != std::string::npos;
          start = end + 1) {
-      messages.push_back(json::parse(text.substr(start, end - start)).at("msg"));
+      lines.push_back(json::parse(text.substr(start, end - start)));
+    }
+    return lines;
+  }
+
+  // The "msg" of each line written so far.
+  std::vector<std::string> messages() const {
+    std::vector<std::string> messages;
+    for (const json& line : lines()) {
+      messages.push_back(line.at("msg"));
     }
     return messages;
   }
@@ -98,6 +107,31 @@ TEST(Log, BatchFullOf64KiBIsWrittenWithoutAFlush) {
   EXPECT_GE(logged, 60u);  // ~64 lines of ~1.1 KB fill the batch
   flushLogs();
   EXPECT_EQ(captured.messages().size(), logged);
+}
+
+TEST(Log, BatchedFieldsKeepTheirJsonTypesAndStringsAreEscaped) {
+  CapturedStderr captured;
+  const std::string name = "web-\"quoted\"\\\n\x01-\xff";
+  logEventBatched(LogLevel::kInfo, "admission",
+                  {{"name", name},
+                   {"plain", "pod-7d9f8b6c5d"},
+                   {"unicode", "caf\xC3\xA9"},
+                   {"dryRun", true},
+                   {"warnings", size_t{3}},
+                   {"durationMs", 0.125}});
+  flushLogs();
+  const auto lines = captured.lines();
+  ASSERT_EQ(lines.size(), 1u);
+  const json& line = lines[0];
+  EXPECT_EQ(line["level"], "info");
+  EXPECT_EQ(line["name"], "web-\"quoted\"\\\n\x01-\xEF\xBF\xBD");  // invalid UTF-8 replaced
+  EXPECT_EQ(line["plain"], "pod-7d9f8b6c5d");
+  EXPECT_EQ(line["unicode"], "caf\xC3\xA9");
+  EXPECT_EQ(line["dryRun"], true);
+  EXPECT_EQ(line["warnings"], 3);
+  EXPECT_EQ(line["durationMs"], 0.125);
+  EXPECT_THAT(line["time"].get<std::string>(),
+              ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z"));
 }
 
 TEST(Log, EventBelowTheLevelIsDropped) {

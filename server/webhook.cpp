@@ -142,21 +142,22 @@ HttpResponse Webhook::admit(const HttpRequest& request, std::string_view route) 
   const std::string_view operation = toString(review->operation);
   requests_.with({route, operation, review->kind.kind, outcome.decision}).inc();
   latency_.with({route}).observe(seconds);
+  const std::string name = objectNameOf(*review);
   logEventBatched(LogLevel::kInfo, "admission",
-           {{"uid", review->uid},
-            {"route", route},
-            {"operation", operation},
-            {"kind", review->kind.kind},
-            {"namespace", review->namespace_name},
-            {"name", objectNameOf(*review)},
-            {"user", review->user_info.username},
-            {"dryRun", review->dry_run},
-            {"decision", outcome.decision},
-            {"allowed", outcome.response.allowed},
-            {"reason", outcome.reason},
-            {"patched", !outcome.response.patch.is_null()},
-            {"warnings", outcome.response.warnings.size()},
-            {"durationMs", std::round(seconds * 1e6) / 1e3}});
+                  {{"uid", review->uid},
+                   {"route", route},
+                   {"operation", operation},
+                   {"kind", review->kind.kind},
+                   {"namespace", review->namespace_name},
+                   {"name", name},
+                   {"user", review->user_info.username},
+                   {"dryRun", review->dry_run},
+                   {"decision", outcome.decision},
+                   {"allowed", outcome.response.allowed},
+                   {"reason", outcome.reason},
+                   {"patched", !outcome.response.patch.is_null()},
+                   {"warnings", outcome.response.warnings.size()},
+                   {"durationMs", std::round(seconds * 1e6) / 1e3}});
   return textResponse(request, http::status::ok,
                       renderAdmissionReview(review->review_api_version, outcome.response),
                       "application/json");
