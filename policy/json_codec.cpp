@@ -19,19 +19,53 @@ struct DecodeFailure {
 std::string_view typeName(const json& value) { return jsonTypeName(value); }
 
 // A field path in the apiserver's notation: spec.ingress[0].from, labels[app].
+// A chain of segments, each pointing to the path it extends, turned into text
+// only for an error message: reading a valid object builds no path strings
+// (doing so was most of the cost of decoding a Pod in the webhook). A Path
+// must therefore not outlive the path it extends; here each lives on the
+// stack of the reader below the one it extends.
 class Path {
  public:
   Path() = default;
-  explicit Path(std::string text) : text_(std::move(text)) {}
-  Path child(std::string_view name) const {
-    return Path(text_.empty() ? std::string(name) : text_ + "." + std::string(name));
+  explicit Path(std::string_view root) : segment_(root) {}
+  Path child(std::string_view name) const { return Path(this, Step::kChild, name, 0); }
+  Path index(size_t i) const { return Path(this, Step::kIndex, {}, i); }
+  Path key(std::string_view k) const { return Path(this, Step::kKey, k, 0); }
+
+  std::string str() const {
+    std::string text = parent_ != nullptr ? parent_->str() : std::string();
+    switch (step_) {
+      case Step::kRoot:
+        text += segment_;
+        break;
+      case Step::kChild:
+        if (!text.empty()) {
+          text += '.';
+        }
+        text += segment_;
+        break;
+      case Step::kIndex:
+        text += "[" + std::to_string(index_) + "]";
+        break;
+      case Step::kKey:
+        text += '[';
+        text += segment_;
+        text += ']';
+        break;
+    }
+    return text;
   }
-  Path index(size_t i) const { return Path(text_ + "[" + std::to_string(i) + "]"); }
-  Path key(std::string_view k) const { return Path(text_ + "[" + std::string(k) + "]"); }
-  const std::string& str() const { return text_; }
 
  private:
-  std::string text_;
+  enum class Step { kRoot, kChild, kIndex, kKey };
+
+  Path(const Path* parent, Step step, std::string_view segment, size_t index)
+      : parent_(parent), step_(step), segment_(segment), index_(index) {}
+
+  const Path* parent_ = nullptr;
+  Step step_ = Step::kRoot;
+  std::string_view segment_;
+  size_t index_ = 0;
 };
 
 [[noreturn]] void failAt(const Path& path, std::string message) {
