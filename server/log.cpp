@@ -2,12 +2,11 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
-#include <cmath>
-#include <iterator>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
+#include <iterator>
 #include <mutex>
 #include <string>
 
@@ -15,6 +14,8 @@
 #include <fmt/format.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
+
+#include "server/json_text.h"
 
 namespace palisade::server {
 namespace {
@@ -108,23 +109,6 @@ std::string timestamp() {
                                 fmt::gmtime(std::chrono::system_clock::to_time_t(now)));
   }
   return fmt::format("{}.{:03d}Z", cached_prefix, millis);
-}
-
-// Appends `text` as a JSON string. Plain printable ASCII, nearly every value
-// a decision logs, is copied as it is; anything else goes through
-// nlohmann/json, which escapes it and replaces invalid UTF-8.
-void appendJsonString(std::string& line, std::string_view text) {
-  const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
-    const auto byte = static_cast<unsigned char>(c);
-    return byte >= 0x20 && byte < 0x80 && c != '"' && c != '\\';
-  });
-  if (!plain) {
-    line += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    return;
-  }
-  line += '"';
-  line += text;
-  line += '"';
 }
 
 void appendValue(std::string& line, const LogField& field) {

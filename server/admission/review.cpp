@@ -8,6 +8,8 @@
 
 #include <simdjson.h>
 
+#include "server/json_text.h"
+
 
 namespace palisade::server {
 namespace {
@@ -456,40 +458,55 @@ policy::Result<AdmissionRequest> parseAdmissionReview(std::string_view body) {
 }
 
 std::string renderAdmissionReview(std::string_view api_version, const AdmissionResponse& response) {
-  json out_response = json::object();
-  out_response["uid"] = response.uid;
-  out_response["allowed"] = response.allowed;
+  // Written as text rather than built as a json object and dumped: the
+  // answer is small and its shape fixed. Strings from the configuration or
+  // the request (a label value, a cut warning) may be invalid UTF-8; they are
+  // replaced, not refused, since an answer must always be produced.
+  std::string out = R"({"apiVersion":)";
+  appendJsonString(out, api_version);
+  out += R"(,"kind":"AdmissionReview","response":{"uid":)";
+  appendJsonString(out, response.uid);
+  out += response.allowed ? R"(,"allowed":true)" : R"(,"allowed":false)";
   if (response.patch.is_array() && !response.patch.empty()) {
-    out_response["patchType"] = "JSONPatch";
-    out_response["patch"] =
-        base64(response.patch.dump(-1, ' ', false, json::error_handler_t::replace));
+    out += R"(,"patchType":"JSONPatch","patch":")";
+    out += base64(response.patch.dump(-1, ' ', false, json::error_handler_t::replace));
+    out += '"';
   }
   if (!response.warnings.empty()) {
-    json warnings = json::array();
-    for (const auto& warning : response.warnings) {
-      warnings.push_back(limitWarning(warning));
+    out += R"(,"warnings":[)";
+    for (size_t i = 0; i < response.warnings.size(); ++i) {
+      out += i == 0 ? "" : ",";
+      appendJsonString(out, limitWarning(response.warnings[i]));
     }
-    out_response["warnings"] = std::move(warnings);
+    out += ']';
   }
   if (!response.audit_annotations.empty()) {
-    out_response["auditAnnotations"] = response.audit_annotations;
+    out += R"(,"auditAnnotations":{)";
+    bool first = true;
+    for (const auto& [key, value] : response.audit_annotations) {
+      out += first ? "" : ",";
+      first = false;
+      appendJsonString(out, key);
+      out += ':';
+      appendJsonString(out, value);
+    }
+    out += '}';
   }
   if (response.status) {
-    json status = {{"code", response.status->code}};
+    out += R"(,"status":{"code":)";
+    out += std::to_string(response.status->code);
     if (!response.status->reason.empty()) {
-      status["reason"] = response.status->reason;
+      out += R"(,"reason":)";
+      appendJsonString(out, response.status->reason);
     }
     if (!response.status->message.empty()) {
-      status["message"] = response.status->message;
+      out += R"(,"message":)";
+      appendJsonString(out, response.status->message);
     }
-    out_response["status"] = std::move(status);
+    out += '}';
   }
-  const json review = {{"apiVersion", std::string(api_version)},
-                       {"kind", "AdmissionReview"},
-                       {"response", std::move(out_response)}};
-  // Replace rather than throw on invalid UTF-8 (a label value from the
-  // configuration, a cut warning): an answer must always be produced.
-  return review.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += "}}";
+  return out;
 }
 
 }  // namespace palisade::server
