@@ -31,11 +31,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A port below the kernel's ephemeral range (where the load generators' own
+# connections take theirs) that no socket uses.
 free_port() {
-  local port
+  local port low
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range
   while :; do
-    port=$((20000 + RANDOM % 40000))
-    ss -Htln "sport = :$port" | grep -q . || { echo "$port"; return; }
+    port=$((10000 + RANDOM % (low - 10000)))
+    ss -Htan "sport = :$port" | grep -q . || { echo "$port"; return; }
   done
 }
 
