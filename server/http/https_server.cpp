@@ -92,7 +92,8 @@ class ServerCore {
                                        "than a handler's answer, or were dropped unanswered, "
                                        "by reason.",
                                        {"reason"})) {
-    const unsigned count = threadCount();
+    // The main loop, then one per I/O thread.
+    const unsigned count = threadCount() + 1;
     loops_.reserve(count);
     keep_running_.reserve(count);
     for (unsigned i = 0; i < count; ++i) {
@@ -113,10 +114,14 @@ class ServerCore {
   }
 
   const ServerLimits& limits() const { return limits_; }
-  // The loop that runs the listener, the timers and the signal handlers.
+  // The loop that runs the listener, the timers and the signal handlers, on
+  // the thread that called run(): it serves no connection, so that neither
+  // accepting nor a periodic task waits behind a request.
   net::io_context& mainLoop() { return *loops_.front(); }
-  // The loops connections are spread over, in turn.
-  net::io_context& loop(size_t index) { return *loops_[index % loops_.size()]; }
+  // The loops connections are spread over, in turn: one per I/O thread.
+  net::io_context& connectionLoop(size_t index) {
+    return *loops_[1 + index % (loops_.size() - 1)];
+  }
   bool draining() const { return draining_.load(std::memory_order_acquire); }
   std::shared_ptr<ssl::context> currentTlsContext() const { return credentials_.current(); }
 
@@ -225,7 +230,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
     }
     // Connections are dealt to the loops in turn; each then lives on its
     // loop, whose single thread runs all its handlers.
-    acceptor_.async_accept(server_.loop(next_loop_++).get_executor(),
+    acceptor_.async_accept(server_.connectionLoop(next_loop_++).get_executor(),
                            beast::bind_front_handler(&Listener::onAccept, shared_from_this()));
   }
 

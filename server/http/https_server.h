@@ -1,12 +1,14 @@
 #pragma once
 
 // An HTTPS server for the kube-apiserver's admission calls: HTTP/1.1 with
-// keep-alive over TLS (Boost.Beast, OpenSSL). One event loop per thread, each
-// run by its own thread, as nginx runs one per worker: connections are dealt
-// to the loops in turn and stay on theirs, so no lock or cross-thread wake-up
-// sits on a request's path. Requests are handed to a synchronous handler;
-// admission decisions take microseconds, so it runs on the loop's thread (a
-// handler that blocked would hold up the other connections of its loop).
+// keep-alive over TLS (Boost.Beast, OpenSSL). One event loop per I/O thread,
+// as nginx runs one per worker: connections are dealt to the loops in turn
+// and stay on theirs, so no lock or cross-thread wake-up sits on a request's
+// path. A main loop on the thread that calls run() accepts, and runs the
+// periodic tasks and signal handlers. Requests are handed to a synchronous
+// handler; admission decisions take microseconds, so it runs on the loop's
+// thread (a handler that blocked would hold up the other connections of its
+// loop, not the others).
 //
 // What a server on the cluster's critical path must guarantee:
 // - limits from ServerLimits (body, header, timeouts for handshake, reading a
@@ -42,7 +44,7 @@ struct ServerLimits {
   std::chrono::milliseconds idle_timeout{90000};   // a kept-alive connection with no request
   std::chrono::milliseconds write_timeout{10000};
   size_t max_connections = 1024;
-  unsigned threads = 0;  // 0: one per core
+  unsigned threads = 0;  // I/O threads serving connections; 0: one per core
 };
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
@@ -70,8 +72,8 @@ class HttpsServer {
   // Shuts down gracefully when one of these signals arrives.
   void shutdownOnSignals(std::initializer_list<int> signals);
 
-  // Runs the loops, one on the calling thread; returns when the server has
-  // shut down.
+  // Runs the loops (the main one on the calling thread); returns when the
+  // server has shut down.
   void run();
   // Thread-safe; may be called before or during run().
   void shutdown();

@@ -550,6 +550,34 @@ TEST(HttpsServer, ShutdownFinishesAnInFlightRequestClosesIdleConnectionsAndRetur
   EXPECT_TRUE(late.connect(running->port()));
 }
 
+TEST(HttpsServer, ConnectionsAreDealtToTheLoopsInTurnSoABlockedOneHoldsUpOnlyItsOwnLoop) {
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  auto running = startServer(testLimits(), [&, released](const HttpRequest& request) {
+    if (request.target() == "/block") {
+      entered.set_value();
+      released.wait();
+    }
+    return echo(request);
+  });
+  Client blocked;  // first connection: the first loop
+  ASSERT_FALSE(blocked.connect(running->port()));
+  ASSERT_FALSE(blocked.send(postJson("/block", "{}")));
+  ASSERT_EQ(entered.get_future().wait_for(kWaitDeadline), std::future_status::ready);
+
+  Client other;  // second connection: the second loop, free to answer
+  ASSERT_FALSE(other.connect(running->port()));
+  auto answer = other.get("/healthz");
+  ASSERT_TRUE(answer) << other.lastError().message();
+  EXPECT_EQ(answer->result(), http::status::ok);
+
+  release.set_value();
+  auto unblocked = blocked.readResponse();
+  ASSERT_TRUE(unblocked) << blocked.lastError().message();
+  EXPECT_EQ(unblocked->body(), "POST /block 2");
+}
+
 TEST(HttpsServer, ShutdownBeforeRunMakesRunReturn) {
   RunningServer running;
   running.server().shutdown();
