@@ -102,7 +102,7 @@ TEXT
     --enforcer-log "$enforcer_log"
   echo
   echo "# The enforcer's log: one JSON line per denied flow, naming pods and policies:"
-  grep '"msg":"flow"' "$enforcer_log" | head -2
+  grep -m 2 '"msg":"flow"' "$enforcer_log"
   rm -f "$enforcer_log"
 fi
 
