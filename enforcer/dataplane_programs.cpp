@@ -39,10 +39,17 @@ int keepLibbpfLog(enum libbpf_print_level level, const char* format, va_list arg
   if (libbpf_log == nullptr || level == LIBBPF_DEBUG) {
     return 0;
   }
-  char line[1024];
-  const int length = std::vsnprintf(line, sizeof(line), format, args);
+  // Sized to the message: a verifier log comes as one message of many
+  // kilobytes, and its cause is at the end.
+  va_list measure;
+  va_copy(measure, args);
+  const int length = std::vsnprintf(nullptr, 0, format, measure);
+  va_end(measure);
   if (length > 0) {
-    libbpf_log->append(line, std::min(static_cast<size_t>(length), sizeof(line) - 1));
+    const size_t start = libbpf_log->size();
+    libbpf_log->resize(start + static_cast<size_t>(length) + 1);
+    std::vsnprintf(libbpf_log->data() + start, static_cast<size_t>(length) + 1, format, args);
+    libbpf_log->resize(start + static_cast<size_t>(length));
   }
   return 0;
 }
