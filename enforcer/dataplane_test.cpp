@@ -606,7 +606,7 @@ TEST_F(DataplaneTest, AnAdmittedFlowRecordsAReplyEntryAndRepliesPassWithoutIt) {
   clock_gettime(CLOCK_MONOTONIC, &now);
   const auto now_ns = static_cast<__u64>(now.tv_sec) * 1000000000ULL +
                       static_cast<__u64>(now.tv_nsec);
-  pal_ct reply_only{.last_seen_ns = now_ns, .flags = PAL_CT_REPLY, .pad = 0};
+  pal_ct reply_only{.last_seen_ns = now_ns, .flags = PAL_CT_REPLY, .sender_ifindex = 0};
   ASSERT_EQ(bpf_map_update_elem(conntrack.get(), &reply, &reply_only, BPF_ANY), 0);
   EXPECT_EQ(receive(PacketBuilder(kClient, kServer).tcp(40000, 8080)), pass(PAL_ALLOW_POLICY))
       << "the client's flow is judged again once its own entry is gone";
@@ -618,6 +618,43 @@ TEST_F(DataplaneTest, AnAdmittedFlowRecordsAReplyEntryAndRepliesPassWithoutIt) {
   EXPECT_EQ(receive(answer, client_if_), pass(PAL_ALLOW_CONNTRACK));
   ASSERT_EQ(bpf_map_delete_elem(conntrack.get(), &answer_key), 0);
   EXPECT_EQ(receive(answer, client_if_), drop(PAL_DROP_EGRESS_DENIED));
+}
+
+TEST_F(DataplaneTest, AFlowsEntryVouchesForItsSendersOnlyOnTheInterfacesThatWereChecked) {
+  apply(clusterFrom(kCluster));
+  const Fd conntrack = pinned("pal_conntrack");
+  ASSERT_GE(conntrack.get(), 0);
+  EXPECT_EQ(sendFromClient(PacketBuilder(kClient, kServer).tcp(40000, 8080)),
+            pass(PAL_ALLOW_DEFERRED));
+  EXPECT_EQ(receive(PacketBuilder(kClient, kServer).tcp(40000, 8080)), pass(PAL_ALLOW_POLICY));
+  // The client's interface sends the flow, the server's its replies: each
+  // was checked against its pod's addresses when the entries were written.
+  const pal_ct_key forward_key = ctKey(kClient, kServer, 40000, 8080, kTCP);
+  const pal_ct_key reply_key = ctKey(kServer, kClient, 8080, 40000, kTCP);
+  pal_ct forward{};
+  ASSERT_EQ(bpf_map_lookup_elem(conntrack.get(), &forward_key, &forward), 0);
+  EXPECT_EQ(forward.sender_ifindex, static_cast<__u32>(client_if_));
+  pal_ct reply{};
+  ASSERT_EQ(bpf_map_lookup_elem(conntrack.get(), &reply_key, &reply), 0);
+  EXPECT_EQ(reply.sender_ifindex, static_cast<__u32>(server_if_));
+  EXPECT_EQ(sendFromClient(PacketBuilder(kClient, kServer).tcp(40000, 8080, kTcpAck)),
+            pass(PAL_ALLOW_CONNTRACK));
+  EXPECT_EQ(sendFromServer(PacketBuilder(kServer, kClient).tcp(8080, 40000, kTcpAck)),
+            pass(PAL_ALLOW_CONNTRACK));
+  // The same tuples sent from the other pod's interface are spoofed, however
+  // live their entries.
+  EXPECT_EQ(sendFromServer(PacketBuilder(kClient, kServer).tcp(40000, 8080, kTcpAck)),
+            drop(PAL_DROP_SPOOFED));
+  EXPECT_EQ(sendFromClient(PacketBuilder(kServer, kClient).tcp(8080, 40000, kTcpAck)),
+            drop(PAL_DROP_SPOOFED));
+  // An entry that knows no sender (written before, or by another node's
+  // side) still lets the pod's own packets through after the check.
+  forward.sender_ifindex = 0;
+  ASSERT_EQ(bpf_map_update_elem(conntrack.get(), &forward_key, &forward, BPF_ANY), 0);
+  EXPECT_EQ(sendFromClient(PacketBuilder(kClient, kServer).tcp(40000, 8080, kTcpAck)),
+            pass(PAL_ALLOW_CONNTRACK));
+  EXPECT_EQ(sendFromServer(PacketBuilder(kClient, kServer).tcp(40000, 8080, kTcpAck)),
+            drop(PAL_DROP_SPOOFED));
 }
 
 TEST_F(DataplaneTest, IcmpErrorsAboutATrackedFlowPass) {
@@ -681,7 +718,7 @@ TEST_F(DataplaneTest, FlowsIdleLongerThanTheirTimeoutAreForgotten) {
     const pal_ct_key key = ctKey(kServer, outside, port, 443, protocol);
     const pal_ct value{.last_seen_ns = monotonicNs() - seconds * 1'000'000'000ull,
                        .flags = PAL_CT_SEEN_AT_SOURCE,
-                       .pad = 0};
+                       .sender_ifindex = 0};
     EXPECT_EQ(bpf_map_update_elem(conntrack.get(), &key, &value, BPF_ANY), 0);
   };
   idle_for(kUDP, 41000, 290);

@@ -165,7 +165,11 @@ struct pal_ct_key {
 struct pal_ct {
   __u64 last_seen_ns;
   __u32 flags;
-  __u32 pad;
+  /* The host-side interface of the local pod that sends this tuple's packets,
+   * checked against the pod's addresses when the entry was written; 0 when
+   * not known. Such a packet from that interface needs no anti-spoofing
+   * lookup for as long as the flow lives. */
+  __u32 sender_ifindex;
 };
 
 /* Stable reason codes: the index of the per-CPU counters (pal_counters) and

@@ -17,10 +17,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 SEC("tc")
 int pal_from_pod(struct __sk_buff *skb)
 {
+	/* Read once: the verifier refuses a context field read through a pointer
+	 * the compiler derived from the context. */
+	const __u32 ifindex = skb->ifindex;
 	const struct pal_config config = pal_read_config();
 	struct pal_decision decision = {};
 	struct pal_packet packet = {};
-	__u32 tracked;
+	struct pal_ct_state tracked;
 	__u64 now;
 
 	switch (pal_parse(skb, &packet)) {
@@ -34,21 +37,28 @@ int pal_from_pod(struct __sk_buff *skb)
 	}
 	if (pal_is_link_local(&packet))
 		return pal_pass(PAL_ALLOW_LINK_LOCAL);
-	if (!pal_is_own_address(skb->ifindex, packet.tuple.src)) {
+
+	now = bpf_ktime_get_ns();
+	tracked = pal_ct_lookup(&packet.tuple, now);
+	/* A flow this interface's pod was checked to send on: its source address
+	 * was this pod's when the entry was written, so the anti-spoofing lookup
+	 * is spared for the rest of the flow. */
+	if ((tracked.flags & (PAL_CT_SEEN_AT_SOURCE | PAL_CT_REPLY)) &&
+	    tracked.sender_ifindex == ifindex)
+		return pal_pass(PAL_ALLOW_CONNTRACK);
+	if (!pal_is_own_address(ifindex, packet.tuple.src)) {
 		decision.direction = PAL_DIR_EGRESS;
 		decision.reason = PAL_DROP_SPOOFED;
 		return pal_verdict(skb, &packet.tuple, &decision, config.mode);
 	}
-
-	now = bpf_ktime_get_ns();
-	tracked = pal_ct_lookup(&packet.tuple, now);
-	if ((tracked & (PAL_CT_SEEN_AT_SOURCE | PAL_CT_REPLY)) || pal_ct_is_reply(&packet.tuple, now) ||
+	if ((tracked.flags & (PAL_CT_SEEN_AT_SOURCE | PAL_CT_REPLY)) ||
+	    pal_ct_is_reply(&packet.tuple, now) ||
 	    pal_ct_is_related(&packet, packet.inner.dst, packet.tuple.src, now))
 		return pal_pass(PAL_ALLOW_CONNTRACK);
 
 	pal_decide_leaving_pod(config.generation, &packet.tuple, &decision);
 	if (pal_ct_opens_flow(decision.reason, config.mode))
-		pal_ct_record(&packet.tuple, tracked, PAL_CT_SEEN_AT_SOURCE, now);
+		pal_ct_record(&packet.tuple, tracked, PAL_CT_SEEN_AT_SOURCE, ifindex, 0, now);
 	return pal_verdict(skb, &packet.tuple, &decision, config.mode);
 }
 
@@ -57,10 +67,11 @@ int pal_from_pod(struct __sk_buff *skb)
 SEC("tc")
 int pal_to_pod(struct __sk_buff *skb)
 {
+	const __u32 ifindex = skb->ifindex; /* read once, as in pal_from_pod */
 	const struct pal_config config = pal_read_config();
 	struct pal_decision decision = {};
 	struct pal_packet packet = {};
-	__u32 tracked;
+	struct pal_ct_state tracked;
 	__u64 now;
 
 	switch (pal_parse(skb, &packet)) {
@@ -77,12 +88,19 @@ int pal_to_pod(struct __sk_buff *skb)
 
 	now = bpf_ktime_get_ns();
 	tracked = pal_ct_lookup(&packet.tuple, now);
-	if ((tracked & (PAL_CT_ALLOWED_AT_DEST | PAL_CT_REPLY)) || pal_ct_is_reply(&packet.tuple, now) ||
+	if ((tracked.flags & (PAL_CT_ALLOWED_AT_DEST | PAL_CT_REPLY)) ||
+	    pal_ct_is_reply(&packet.tuple, now) ||
 	    pal_ct_is_related(&packet, packet.inner.src, packet.tuple.dst, now))
 		return pal_pass(PAL_ALLOW_CONNTRACK);
 
 	pal_decide_reaching_pod(config.generation, &packet.tuple, &decision);
-	if (pal_ct_opens_flow(decision.reason, config.mode))
-		pal_ct_record(&packet.tuple, tracked, PAL_CT_ALLOWED_AT_DEST, now);
+	if (pal_ct_opens_flow(decision.reason, config.mode)) {
+		/* The pod's replies leave through this interface; whether they come
+		 * from its own address is checked once, here. */
+		const __u32 reply_sender =
+			pal_is_own_address(ifindex, packet.tuple.dst) ? ifindex : 0;
+
+		pal_ct_record(&packet.tuple, tracked, PAL_CT_ALLOWED_AT_DEST, 0, reply_sender, now);
+	}
 	return pal_verdict(skb, &packet.tuple, &decision, config.mode);
 }

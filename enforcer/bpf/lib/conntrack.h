@@ -37,25 +37,34 @@ static __always_inline void pal_ct_reverse(const struct pal_ct_key *tuple, struc
 	out->protocol = tuple->protocol;
 }
 
-/* The flags of a live entry for `key`, which this packet keeps alive; 0 when
- * there is none or it has been idle too long. */
-static __always_inline __u32 pal_ct_lookup(const struct pal_ct_key *key, __u64 now)
+/* What a live entry says of a flow. */
+struct pal_ct_state {
+	__u32 flags;	      /* 0: no live entry */
+	__u32 sender_ifindex; /* see struct pal_ct */
+};
+
+/* The live entry for `key`, which this packet keeps alive; flags 0 when there
+ * is none or it has been idle too long. */
+static __always_inline struct pal_ct_state pal_ct_lookup(const struct pal_ct_key *key, __u64 now)
 {
 	struct pal_ct *ct = bpf_map_lookup_elem(&pal_conntrack, key);
+	struct pal_ct_state state = {};
 	__u64 timeout;
 	__u64 last_seen;
 
 	if (!ct)
-		return 0;
+		return state;
 	timeout = key->protocol == PAL_IPPROTO_TCP ? pal_ct_tcp_timeout_ns
 						   : pal_ct_other_timeout_ns;
 	last_seen = ct->last_seen_ns;
 	/* Another CPU may have refreshed it after `now` was read. */
 	if (now > last_seen && now - last_seen > timeout)
-		return 0;
+		return state;
 	if (now > last_seen && now - last_seen > PAL_CT_REFRESH_NS)
 		ct->last_seen_ns = now;
-	return ct->flags;
+	state.flags = ct->flags;
+	state.sender_ifindex = ct->sender_ifindex;
+	return state;
 }
 
 /* What a flow's own entry says of it: opened at its source or admitted at
@@ -68,7 +77,7 @@ static __always_inline bool pal_ct_is_reply(const struct pal_ct_key *tuple, __u6
 	struct pal_ct_key reversed = {};
 
 	pal_ct_reverse(tuple, &reversed);
-	return (pal_ct_lookup(&reversed, now) & PAL_CT_OPENED) != 0;
+	return (pal_ct_lookup(&reversed, now).flags & PAL_CT_OPENED) != 0;
 }
 
 /* Whether the packet is an ICMP error about a live flow of `pod`'s (the
@@ -78,7 +87,7 @@ static __always_inline bool pal_ct_is_related(const struct pal_packet *packet,
 {
 	if (!packet->icmp_error || !pal_addr_equal(quoted_end, pod))
 		return false;
-	return (pal_ct_lookup(&packet->inner, now) & PAL_CT_OPENED) != 0 ||
+	return (pal_ct_lookup(&packet->inner, now).flags & PAL_CT_OPENED) != 0 ||
 	       pal_ct_is_reply(&packet->inner, now);
 }
 
@@ -86,11 +95,18 @@ static __always_inline bool pal_ct_is_related(const struct pal_packet *packet,
  * its reversed tuple with PAL_CT_REPLY: replies then pass on their own
  * tuple's lookup instead of a miss and a second lookup, which is most of what
  * an established flow costs. An evicted or expired reply entry only sends a
- * reply back to pal_ct_is_reply, which decides the same. */
-static __always_inline void pal_ct_record(const struct pal_ct_key *key, __u32 live, __u32 flags,
-					  __u64 now)
+ * reply back to pal_ct_is_reply, which decides the same. `sender` and
+ * `reply_sender` are the interfaces of the local pods checked to send the
+ * flow's packets and its replies (0: not known, which keeps what an entry
+ * already knows). */
+static __always_inline void pal_ct_record(const struct pal_ct_key *key, struct pal_ct_state live,
+					  __u32 flags, __u32 sender, __u32 reply_sender, __u64 now)
 {
-	struct pal_ct value = { .last_seen_ns = now, .flags = live | flags };
+	struct pal_ct value = {
+		.last_seen_ns = now,
+		.flags = live.flags | flags,
+		.sender_ifindex = sender ? sender : live.sender_ifindex,
+	};
 	struct pal_ct_key reversed = {};
 	struct pal_ct *reverse;
 
@@ -100,9 +116,12 @@ static __always_inline void pal_ct_record(const struct pal_ct_key *key, __u32 li
 	if (reverse) {
 		reverse->flags |= PAL_CT_REPLY;
 		reverse->last_seen_ns = now;
+		if (reply_sender)
+			reverse->sender_ifindex = reply_sender;
 		return;
 	}
 	value.flags = PAL_CT_REPLY;
+	value.sender_ifindex = reply_sender;
 	bpf_map_update_elem(&pal_conntrack, &reversed, &value, BPF_NOEXIST);
 }
 
