@@ -297,6 +297,18 @@ class DataplaneTest : public ::testing::Test {
     return Fd(bpf_obj_get((pin_dir_ / map).c_str()));
   }
 
+  // kCluster applied and the client's TCP flow 40000 -> server:8080 admitted
+  // at both ends; returns the flow table, to look into.
+  Fd admitClientFlowToServer() {
+    apply(clusterFrom(kCluster));
+    Fd conntrack = pinned("pal_conntrack");
+    EXPECT_GE(conntrack.get(), 0);
+    EXPECT_EQ(sendFromClient(PacketBuilder(kClient, kServer).tcp(40000, 8080)),
+              pass(PAL_ALLOW_DEFERRED));
+    EXPECT_EQ(receive(PacketBuilder(kClient, kServer).tcp(40000, 8080)), pass(PAL_ALLOW_POLICY));
+    return conntrack;
+  }
+
   std::filesystem::path pin_dir_;
   std::string client_link_;
   std::string server_link_;
@@ -578,12 +590,8 @@ TEST_F(DataplaneTest, RepliesReachThePodEvenWhereItsIngressPolicyDeniesTheSource
 }
 
 TEST_F(DataplaneTest, AnAdmittedFlowRecordsAReplyEntryAndRepliesPassWithoutIt) {
-  apply(clusterFrom(kCluster));
-  const Fd conntrack = pinned("pal_conntrack");
+  const Fd conntrack = admitClientFlowToServer();
   ASSERT_GE(conntrack.get(), 0);
-  EXPECT_EQ(sendFromClient(PacketBuilder(kClient, kServer).tcp(40000, 8080)),
-            pass(PAL_ALLOW_DEFERRED));
-  EXPECT_EQ(receive(PacketBuilder(kClient, kServer).tcp(40000, 8080)), pass(PAL_ALLOW_POLICY));
   // Replies find their own tuple: one lookup, not a miss and a second one.
   const pal_ct_key reply = ctKey(kServer, kClient, 8080, 40000, kTCP);
   pal_ct entry{};
@@ -621,12 +629,8 @@ TEST_F(DataplaneTest, AnAdmittedFlowRecordsAReplyEntryAndRepliesPassWithoutIt) {
 }
 
 TEST_F(DataplaneTest, AFlowsEntryVouchesForItsSendersOnlyOnTheInterfacesThatWereChecked) {
-  apply(clusterFrom(kCluster));
-  const Fd conntrack = pinned("pal_conntrack");
+  const Fd conntrack = admitClientFlowToServer();
   ASSERT_GE(conntrack.get(), 0);
-  EXPECT_EQ(sendFromClient(PacketBuilder(kClient, kServer).tcp(40000, 8080)),
-            pass(PAL_ALLOW_DEFERRED));
-  EXPECT_EQ(receive(PacketBuilder(kClient, kServer).tcp(40000, 8080)), pass(PAL_ALLOW_POLICY));
   // The client's interface sends the flow, the server's its replies: each
   // was checked against its pod's addresses when the entries were written.
   const pal_ct_key forward_key = ctKey(kClient, kServer, 40000, 8080, kTCP);
