@@ -483,7 +483,13 @@ class BpfDataplane final : public Dataplane {
 
 policy::Result<std::unique_ptr<Dataplane>> Dataplane::open(const DataplaneOptions& options) {
   auto programs = Programs::load(options.pin_dir,
-                                 ProgramSettings{.conntrack_entries = options.conntrack_entries});
+                                 ProgramSettings{
+                                     .conntrack_entries = options.conntrack_entries,
+                                     .endpoint_entries = options.endpoint_entries,
+                                     .rule_entries = options.rule_entries,
+                                     .port_range_entries = options.port_range_entries,
+                                     .cidr_entries = options.cidr_entries,
+                                 });
   if (!programs) {
     return std::unexpected(programs.error());
   }

@@ -26,8 +26,14 @@ namespace palisade::enforcer {
 struct DataplaneOptions {
   // Where maps are pinned; one enforcer per directory (the lab uses its own).
   std::filesystem::path pin_dir = "/sys/fs/bpf/palisade";
-  // Capacity of the flow table (pal_conntrack, LRU).
-  uint32_t conntrack_entries = 262144;
+  // Capacities, in entries. The policy maps hold the live generation and the
+  // next one together during an update; a map already pinned keeps the size
+  // it was created with. Their kernel memory: docs/enforcer.md.
+  uint32_t conntrack_entries = PAL_DEFAULT_CONNTRACK;  // the flow table (LRU)
+  uint32_t endpoint_entries = PAL_MAX_ENDPOINTS;       // pods' addresses
+  uint32_t rule_entries = PAL_MAX_RULES;
+  uint32_t port_range_entries = PAL_MAX_PORT_RANGE_KEYS;
+  uint32_t cidr_entries = PAL_MAX_CIDRS;
 };
 
 class Dataplane {

@@ -1071,6 +1071,58 @@ TEST_F(DataplaneTest, TheFlowTableIsSizedByTheOptionsAndKeepsItsSizeWhilePinned)
             pass(PAL_ALLOW_CONNTRACK));
 }
 
+TEST_F(DataplaneTest, PolicyMapsAreSizedByTheOptionsAndAnUpdateTooLargeKeepsTheLiveTables) {
+  dataplane_.reset();
+  ASSERT_TRUE(Dataplane::uninstall(pin_dir_));
+  auto opened = Dataplane::open(DataplaneOptions{.pin_dir = pin_dir_,
+                                                 .conntrack_entries = 4096,
+                                                 .endpoint_entries = 1024,
+                                                 .rule_entries = 2048,
+                                                 .port_range_entries = 1024,
+                                                 .cidr_entries = 1024});
+  ASSERT_TRUE(opened) << opened.error().message;
+  dataplane_ = std::move(*opened);
+  auto capacity = [&](std::string_view map) {
+    const Fd fd = pinned(map);
+    bpf_map_info info{};
+    uint32_t length = sizeof(info);
+    EXPECT_EQ(bpf_obj_get_info_by_fd(fd.get(), &info, &length), 0) << map;
+    return info.max_entries;
+  };
+  EXPECT_EQ(capacity("pal_conntrack"), 4096u);
+  EXPECT_EQ(capacity("pal_endpoints"), 1024u);
+  EXPECT_EQ(capacity("pal_rules"), 2048u);
+  EXPECT_EQ(capacity("pal_port_ranges"), 1024u);
+  EXPECT_EQ(capacity("pal_cidrs"), 1024u);
+
+  ASSERT_TRUE(dataplane_->setPodAddresses(client_if_, {kClient, kClient6}));
+  ASSERT_TRUE(dataplane_->setPodAddresses(server_if_, {kServer, kServer6}));
+  ASSERT_TRUE(dataplane_->attach(client_if_));
+  ASSERT_TRUE(dataplane_->attach(server_if_));
+  ASSERT_NO_FATAL_FAILURE(findPrograms());
+  apply(clusterFrom(kCluster));
+  const uint32_t live = dataplane_->generation();
+
+  // 1,100 more pods: more addresses than pal_endpoints holds.
+  std::string larger(kCluster);
+  for (int i = 0; i < 1100; ++i) {
+    larger += "\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p" + std::to_string(i) +
+              ", namespace: b}\nstatus: {podIP: 10.0." + std::to_string(10 + i / 250) + "." +
+              std::to_string(1 + i % 250) + "}\n";
+  }
+  const policy::CompiledCluster compiled =
+      policy::compileCluster(clusterFrom(larger), live + 1);
+  const auto refused = dataplane_->apply(compiled.tables);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("pal_endpoints holds at most 1024 entries"));
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("the live generation " + std::to_string(live) + " is unchanged"));
+  EXPECT_EQ(dataplane_->generation(), live);
+  EXPECT_EQ(receive(PacketBuilder(kClient, kServer).tcp(40000, 8080)), pass(PAL_ALLOW_POLICY));
+  EXPECT_EQ(receive(PacketBuilder(kClient, kServer).tcp(40001, 9999)),
+            drop(PAL_DROP_INGRESS_DENIED));
+}
+
 TEST_F(DataplaneTest, OpenExplainsAPinDirectoryOutsideABpfFilesystem) {
   const auto opened = Dataplane::open(DataplaneOptions{.pin_dir = "/tmp/palisade-not-bpffs/pins"});
   ASSERT_FALSE(opened);

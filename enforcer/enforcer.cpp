@@ -178,6 +178,7 @@ policy::Result<void> Enforcer::enforce(const policy::ClusterState& state) {
             {"policies", state.policies.size()},
             {"endpoints", compiled.tables.endpoints.size()},
             {"rules", compiled.tables.rules.size()},
+            {"portRanges", compiled.tables.port_ranges.size()},
             {"cidrs", compiled.tables.cidrs.size()},
             {"compileSeconds", compile_seconds},
             {"applySeconds", apply_seconds}});

@@ -41,7 +41,7 @@ struct Options {
   std::string node_name;
   std::string metrics_addr = "127.0.0.1:9464";
   std::string ready_file;
-  uint32_t conntrack_entries = enforcer::DataplaneOptions{}.conntrack_entries;
+  enforcer::DataplaneOptions capacities;  // its pin_dir is --pin-dir's, set in run()
   bool uninstall = false;
 };
 
@@ -155,9 +155,8 @@ int run(const Options& options) {
     }
   }
 
-  enforcer::DataplaneOptions dataplane_options;
+  enforcer::DataplaneOptions dataplane_options = options.capacities;
   dataplane_options.pin_dir = options.pin_dir;
-  dataplane_options.conntrack_entries = options.conntrack_entries;
   auto dataplane = enforcer::Dataplane::open(dataplane_options);
   if (!dataplane) {
     std::cerr << "palisade-enforcer: " << dataplane.error().message << "\n";
@@ -218,7 +217,29 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--ready-file", options.ready_file,
                  "Created once the first cluster state is enforced");
-  app.add_option("--conntrack-entries", options.conntrack_entries, "Flow table capacity")
+  // Map capacities. The policy maps hold two generations during an update;
+  // each entry, and each slot of a hash map's bucket array, costs kernel
+  // memory on every node (docs/enforcer.md).
+  const auto capacity = CLI::Range(1024u, 1u << 30);
+  app.add_option("--conntrack-entries", options.capacities.conntrack_entries,
+                 "Flow table capacity (two entries per flow)")
+      ->check(capacity)
+      ->capture_default_str();
+  app.add_option("--max-endpoints", options.capacities.endpoint_entries,
+                 "Capacity of pal_endpoints: pod addresses of the cluster, twice over")
+      ->check(capacity)
+      ->capture_default_str();
+  app.add_option("--max-rules", options.capacities.rule_entries,
+                 "Capacity of pal_rules: compiled rule keys, twice over")
+      ->check(capacity)
+      ->capture_default_str();
+  app.add_option("--max-port-ranges", options.capacities.port_range_entries,
+                 "Capacity of pal_port_ranges: endPort rule keys, twice over")
+      ->check(capacity)
+      ->capture_default_str();
+  app.add_option("--max-cidrs", options.capacities.cidr_entries,
+                 "Capacity of pal_cidrs: ipBlock prefixes, twice over")
+      ->check(capacity)
       ->capture_default_str();
   app.add_flag("--uninstall", options.uninstall,
                "Detach from every interface and remove the pinned maps, then exit");

@@ -38,6 +38,16 @@
 
 #define PAL_ADDR_LEN 16
 
+/* Default capacities of the maps, in entries: the policy maps hold two
+ * generations of the largest cluster state expected (100,000 pods, 10,000
+ * policies) while an update is in flight. palisade-enforcer's --max-* flags
+ * size them otherwise before load. */
+#define PAL_MAX_ENDPOINTS (1u << 18)
+#define PAL_MAX_RULES (1u << 21)
+#define PAL_MAX_PORT_RANGE_KEYS (1u << 19)
+#define PAL_MAX_CIDRS (1u << 18)
+#define PAL_DEFAULT_CONNTRACK (1u << 18)
+
 /* Peer ids: identities, endpoint ids and CIDR regions live in disjoint ranges
  * so that one pal_rules key can hold any of them. */
 #define PAL_PEER_ANY 0u

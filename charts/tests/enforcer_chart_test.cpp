@@ -206,6 +206,40 @@ TEST(EnforcerDaemonSet, ServiceCidrsAndModeComeFromValues) {
               IsEmpty());
 }
 
+TEST(EnforcerDaemonSet, MapCapacitiesArePassedOnlyWhenSet) {
+  const auto defaults = render(ChartOptions());
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  const YAML::Node plain = containerNamed(enforcerPod(*defaults), "enforcer");
+  EXPECT_THAT(flagValues(plain, "--conntrack-entries"), ElementsAre("262144"));
+  for (const char* flag : {"--max-endpoints", "--max-rules", "--max-port-ranges", "--max-cidrs"}) {
+    EXPECT_THAT(flagValues(plain, flag), IsEmpty()) << flag;
+  }
+
+  const auto sized = render(ChartOptions()
+                                .setValue("enforcer.maxEndpoints=16384")
+                                .setValue("enforcer.maxRules=131072")
+                                .setValue("enforcer.maxPortRanges=4096")
+                                .setValue("enforcer.maxCIDRs=8192"));
+  ASSERT_TRUE(sized) << sized.error().message;
+  const YAML::Node container = containerNamed(enforcerPod(*sized), "enforcer");
+  EXPECT_THAT(flagValues(container, "--max-endpoints"), ElementsAre("16384"));
+  EXPECT_THAT(flagValues(container, "--max-rules"), ElementsAre("131072"));
+  EXPECT_THAT(flagValues(container, "--max-port-ranges"), ElementsAre("4096"));
+  EXPECT_THAT(flagValues(container, "--max-cidrs"), ElementsAre("8192"));
+  const auto known = flagsOf(PALISADE_ENFORCER);
+  ASSERT_TRUE(known) << known.error().message;
+  for (const std::string& flag : flagNames(container)) {
+    EXPECT_TRUE(known->contains(flag)) << flag << " is not a palisade-enforcer flag";
+  }
+}
+
+TEST(EnforcerDaemonSet, MapCapacityTooSmallForTheEnforcerIsRefusedByTheSchema) {
+  const auto rendered = helmTemplate(ChartOptions().setValue("enforcer.maxRules=100"));
+  ASSERT_TRUE(rendered) << rendered.error().message;
+  EXPECT_NE(rendered->exit_code, 0);
+  EXPECT_THAT(rendered->err, ::testing::HasSubstr("maxRules"));
+}
+
 TEST(EnforcerDaemonSet, ServesMetricsOnTheNodeAddressAndProbesHealthzThere) {
   const auto chart = render(ChartOptions());
   ASSERT_TRUE(chart) << chart.error().message;

@@ -14,15 +14,12 @@
 
 #include "common.h"
 
-#define PAL_MAX_ENDPOINTS (1u << 18)
-#define PAL_MAX_RULES (1u << 21)
-#define PAL_MAX_PORT_RANGE_KEYS (1u << 19)
-#define PAL_MAX_CIDRS (1u << 18)
+/* PAL_MAX_ENDPOINTS, PAL_MAX_RULES, PAL_MAX_PORT_RANGE_KEYS, PAL_MAX_CIDRS and
+ * PAL_DEFAULT_CONNTRACK: policy/dataplane_abi.h, shared with userspace. */
 #define PAL_MAX_NODE_ADDRS 256
 #define PAL_MAX_SERVICE_CIDRS 256
 #define PAL_MAX_LOCAL_ADDRS (1u << 14)
 #define PAL_MAX_ATTACHMENTS (1u << 13)
-#define PAL_DEFAULT_CONNTRACK (1u << 18)
 #define PAL_EVENTS_BYTES (1u << 20)
 
 /* index 0 -> the live generation and the mode */
