@@ -11,6 +11,30 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* What a packet's form alone decides, before any table is read: frames that
+ * are not IP pass, unreadable ones are dropped, link-local traffic passes.
+ * Anything else returns PAL_UNDECIDED with `packet` parsed. */
+#define PAL_UNDECIDED (-1) /* TC_ACT_UNSPEC, which neither program returns */
+
+static __always_inline int pal_judge_form(struct __sk_buff *skb, struct pal_packet *packet,
+					  __u32 mode)
+{
+	struct pal_decision decision = {};
+
+	switch (pal_parse(skb, packet)) {
+	case PAL_PARSE_NOT_IP:
+		return pal_pass(PAL_ALLOW_NOT_IP);
+	case PAL_PARSE_MALFORMED:
+		decision.reason = PAL_DROP_MALFORMED;
+		return pal_verdict(skb, NULL, &decision, mode);
+	default:
+		break;
+	}
+	if (pal_is_link_local(packet))
+		return pal_pass(PAL_ALLOW_LINK_LOCAL);
+	return PAL_UNDECIDED;
+}
+
 /* What local pod tuple.src sends. Egress to addresses outside the pod network
  * is decided here; to pods and Services it is deferred to where it arrives
  * (a Service's ClusterIP is only translated to a pod after this point). */
@@ -24,19 +48,12 @@ int pal_from_pod(struct __sk_buff *skb)
 	struct pal_decision decision = {};
 	struct pal_packet packet = {};
 	struct pal_ct_state tracked;
+	int by_form;
 	__u64 now;
 
-	switch (pal_parse(skb, &packet)) {
-	case PAL_PARSE_NOT_IP:
-		return pal_pass(PAL_ALLOW_NOT_IP);
-	case PAL_PARSE_MALFORMED:
-		decision.reason = PAL_DROP_MALFORMED;
-		return pal_verdict(skb, NULL, &decision, config.mode);
-	default:
-		break;
-	}
-	if (pal_is_link_local(&packet))
-		return pal_pass(PAL_ALLOW_LINK_LOCAL);
+	by_form = pal_judge_form(skb, &packet, config.mode);
+	if (by_form != PAL_UNDECIDED)
+		return by_form;
 
 	now = bpf_ktime_get_ns();
 	tracked = pal_ct_lookup(&packet.tuple, now);
@@ -72,19 +89,12 @@ int pal_to_pod(struct __sk_buff *skb)
 	struct pal_decision decision = {};
 	struct pal_packet packet = {};
 	struct pal_ct_state tracked;
+	int by_form;
 	__u64 now;
 
-	switch (pal_parse(skb, &packet)) {
-	case PAL_PARSE_NOT_IP:
-		return pal_pass(PAL_ALLOW_NOT_IP);
-	case PAL_PARSE_MALFORMED:
-		decision.reason = PAL_DROP_MALFORMED;
-		return pal_verdict(skb, NULL, &decision, config.mode);
-	default:
-		break;
-	}
-	if (pal_is_link_local(&packet))
-		return pal_pass(PAL_ALLOW_LINK_LOCAL);
+	by_form = pal_judge_form(skb, &packet, config.mode);
+	if (by_form != PAL_UNDECIDED)
+		return by_form;
 
 	now = bpf_ktime_get_ns();
 	tracked = pal_ct_lookup(&packet.tuple, now);
