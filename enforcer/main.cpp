@@ -220,27 +220,28 @@ int main(int argc, char** argv) {
   // Map capacities. The policy maps hold two generations during an update;
   // each entry, and each slot of a hash map's bucket array, costs kernel
   // memory on every node (docs/enforcer.md).
-  const auto capacity = CLI::Range(1024u, 1u << 30);
-  app.add_option("--conntrack-entries", options.capacities.conntrack_entries,
-                 "Flow table capacity (two entries per flow)")
-      ->check(capacity)
-      ->capture_default_str();
-  app.add_option("--max-endpoints", options.capacities.endpoint_entries,
-                 "Capacity of pal_endpoints: pod addresses of the cluster, twice over")
-      ->check(capacity)
-      ->capture_default_str();
-  app.add_option("--max-rules", options.capacities.rule_entries,
-                 "Capacity of pal_rules: compiled rule keys, twice over")
-      ->check(capacity)
-      ->capture_default_str();
-  app.add_option("--max-port-ranges", options.capacities.port_range_entries,
-                 "Capacity of pal_port_ranges: endPort rule keys, twice over")
-      ->check(capacity)
-      ->capture_default_str();
-  app.add_option("--max-cidrs", options.capacities.cidr_entries,
-                 "Capacity of pal_cidrs: ipBlock prefixes, twice over")
-      ->check(capacity)
-      ->capture_default_str();
+  struct CapacityFlag {
+    const char* name;
+    uint32_t enforcer::DataplaneOptions::*field;
+    const char* help;
+  };
+  using Options = enforcer::DataplaneOptions;
+  for (const auto& [name, field, help] : {
+           CapacityFlag{"--conntrack-entries", &Options::conntrack_entries,
+                        "Flow table capacity (two entries per flow)"},
+           CapacityFlag{"--max-endpoints", &Options::endpoint_entries,
+                        "Capacity of pal_endpoints: pod addresses of the cluster, twice over"},
+           CapacityFlag{"--max-rules", &Options::rule_entries,
+                        "Capacity of pal_rules: compiled rule keys, twice over"},
+           CapacityFlag{"--max-port-ranges", &Options::port_range_entries,
+                        "Capacity of pal_port_ranges: endPort rule keys, twice over"},
+           CapacityFlag{"--max-cidrs", &Options::cidr_entries,
+                        "Capacity of pal_cidrs: ipBlock prefixes, twice over"},
+       }) {
+    app.add_option(name, options.capacities.*field, help)
+        ->check(CLI::Range(1024u, 1u << 30))
+        ->capture_default_str();
+  }
   app.add_flag("--uninstall", options.uninstall,
                "Detach from every interface and remove the pinned maps, then exit");
   CLI11_PARSE(app, argc, argv);
