@@ -277,23 +277,21 @@ json admittedObject(Element request, std::string_view name, ObjectParts parts) {
   return objectToJson(*value, parts);
 }
 
-// Reads the envelope straight from the parsed document; only the objects
-// become json values.
-AdmissionRequest readReview(Element review) {
+// The review's apiVersion, once it and its kind say it is an AdmissionReview
+// Palisade answers.
+std::string readReviewVersion(Element review) {
   if (review.type() != ElementType::OBJECT) {
     throw ReviewError{"request body is not an AdmissionReview: expected a JSON object, got " +
                       std::string(typeName(review))};
   }
-  AdmissionRequest request;
   const std::optional<Element> api_version = member(review, "apiVersion");
   if (!api_version || api_version->type() != ElementType::STRING) {
     throw ReviewError{"apiVersion: expected " + std::string(kAdmissionV1) + " or " +
                       std::string(kAdmissionV1beta1)};
   }
-  request.review_api_version = std::string(std::string_view(*api_version));
-  if (request.review_api_version != kAdmissionV1 &&
-      request.review_api_version != kAdmissionV1beta1) {
-    throw ReviewError{"apiVersion: unsupported \"" + request.review_api_version + "\": expected " +
+  std::string version{std::string_view(*api_version)};
+  if (version != kAdmissionV1 && version != kAdmissionV1beta1) {
+    throw ReviewError{"apiVersion: unsupported \"" + version + "\": expected " +
                       std::string(kAdmissionV1) + " or " + std::string(kAdmissionV1beta1)};
   }
   const std::optional<Element> kind = member(review, "kind");
@@ -303,6 +301,14 @@ AdmissionRequest readReview(Element review) {
                       (kind_is_string ? ", got \"" + std::string(std::string_view(*kind)) + "\""
                                       : std::string())};
   }
+  return version;
+}
+
+// Reads the envelope straight from the parsed document; only the objects
+// become json values.
+AdmissionRequest readReview(Element review) {
+  AdmissionRequest request;
+  request.review_api_version = readReviewVersion(review);
   const std::optional<Element> body = member(review, "request");
   if (!body) {
     throw ReviewError{"request: required"};
