@@ -129,19 +129,19 @@ void appendValue(std::string& line, const LogField& field) {
       field.value);
 }
 
-}  // namespace
-
-void setLogLevel(LogLevel level) { g_level.store(level); }
-
-namespace {
-
-std::string formatLine(LogLevel level, std::string_view message, const nlohmann::json& fields) {
-  // The fixed fields first, then the event's own (in key order): written
-  // straight into one string rather than through an ordered JSON object,
-  // since the webhook logs every decision.
+// The fixed fields every line starts with: time, level and message. A line
+// is written straight into one string rather than through an ordered JSON
+// object, since the webhook logs every decision.
+std::string lineStart(LogLevel level, std::string_view message) {
   std::string line = fmt::format(R"({{"time":"{}","level":"{}","msg":)", timestamp(),
                                  levelName(level));
-  line += nlohmann::json(message).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  appendJsonString(line, message);
+  return line;
+}
+
+// The fixed fields, then the event's own in key order.
+std::string formatLine(LogLevel level, std::string_view message, const nlohmann::json& fields) {
+  std::string line = lineStart(level, message);
   // Invalid UTF-8 from a client must not make logging throw.
   const std::string rest =
       fields.is_object() && !fields.empty()
@@ -172,14 +172,14 @@ spdlog::level::level_enum spdlogLevel(LogLevel level) {
 
 }  // namespace
 
+void setLogLevel(LogLevel level) { g_level.store(level); }
+
 void logEventBatched(LogLevel level, std::string_view message,
                      std::initializer_list<LogField> fields) {
   if (level < g_level.load(std::memory_order_relaxed)) {
     return;
   }
-  std::string line = fmt::format(R"({{"time":"{}","level":"{}","msg":)", timestamp(),
-                                 levelName(level));
-  appendJsonString(line, message);
+  std::string line = lineStart(level, message);
   for (const LogField& field : fields) {
     line += ',';
     appendJsonString(line, field.key);

@@ -10,7 +10,6 @@
 
 #include "server/json_text.h"
 
-
 namespace palisade::server {
 namespace {
 
@@ -346,54 +345,6 @@ AdmissionRequest readReview(Element review) {
   return request;
 }
 
-// Parses `body` into the calling thread's reusable parser (or one of its own
-// for a large body) and reads the review from it.
-policy::Result<AdmissionRequest> parseAndReadReview(std::string_view body) {
-  // parse() grows a parser's buffers to the largest document it has seen and
-  // keeps them, so a worker allocates for parsing only while reviews grow.
-  thread_local std::optional<simdjson::dom::parser> reused;
-  std::optional<simdjson::dom::parser> own;
-  simdjson::dom::parser* parser = nullptr;
-  if (body.size() <= kReusedParserCapacity) {
-    if (!reused) {
-      reused.emplace(kReusedParserCapacity);
-      if (reused->allocate(kInitialParserCapacity, kMaxNestingDepth) != simdjson::SUCCESS) {
-        reused.reset();
-        return policy::fail("request body cannot be parsed: out of memory");
-      }
-    }
-    parser = &*reused;
-  } else {
-    parser = &own.emplace(body.size());
-    if (parser->allocate(body.size(), kMaxNestingDepth) != simdjson::SUCCESS) {
-      return policy::fail("request body cannot be parsed: out of memory");
-    }
-  }
-  // simdjson reads a few bytes past the end of its input; given an unpadded
-  // buffer it would allocate a padded copy per call, so each worker keeps one.
-  thread_local std::string reused_buffer;
-  std::string own_buffer;
-  std::string& padded = own ? own_buffer : reused_buffer;
-  padded.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  padded.assign(body);
-  simdjson::dom::element root;
-  if (const auto error =
-          parser->parse(padded.data(), padded.size(), /*realloc_if_needed=*/false).get(root);
-      error != simdjson::SUCCESS) {
-    if (error == simdjson::DEPTH_ERROR) {
-      return policy::fail("request body is nested more than " +
-                          std::to_string(kMaxNestingDepth) + " levels deep");
-    }
-    return policy::fail("request body is not JSON: " +
-                        std::string(simdjson::error_message(error)));
-  }
-  try {
-    return readReview(root);
-  } catch (const ReviewError& error) {
-    return policy::fail(error.message);
-  }
-}
-
 // RFC 4648 base64 with padding. Written here rather than taken from OpenSSL
 // (EVP_EncodeBlock) so that the admission logic links nothing but the policy
 // library and nlohmann/json, which has no encoder of its own.
@@ -459,8 +410,52 @@ std::string_view toString(Operation operation) {
   return "UNKNOWN";
 }
 
+// Parsed into the calling thread's reusable parser (or one of its own for a
+// large body); the review is read from the document it holds.
 policy::Result<AdmissionRequest> parseAdmissionReview(std::string_view body) {
-  return parseAndReadReview(body);
+  // parse() grows a parser's buffers to the largest document it has seen and
+  // keeps them, so a worker allocates for parsing only while reviews grow.
+  thread_local std::optional<simdjson::dom::parser> reused;
+  std::optional<simdjson::dom::parser> own;
+  simdjson::dom::parser* parser = nullptr;
+  if (body.size() <= kReusedParserCapacity) {
+    if (!reused) {
+      reused.emplace(kReusedParserCapacity);
+      if (reused->allocate(kInitialParserCapacity, kMaxNestingDepth) != simdjson::SUCCESS) {
+        reused.reset();
+        return policy::fail("request body cannot be parsed: out of memory");
+      }
+    }
+    parser = &*reused;
+  } else {
+    parser = &own.emplace(body.size());
+    if (parser->allocate(body.size(), kMaxNestingDepth) != simdjson::SUCCESS) {
+      return policy::fail("request body cannot be parsed: out of memory");
+    }
+  }
+  // simdjson reads a few bytes past the end of its input; given an unpadded
+  // buffer it would allocate a padded copy per call, so each worker keeps one.
+  thread_local std::string reused_buffer;
+  std::string own_buffer;
+  std::string& padded = own ? own_buffer : reused_buffer;
+  padded.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  padded.assign(body);
+  simdjson::dom::element root;
+  if (const auto error =
+          parser->parse(padded.data(), padded.size(), /*realloc_if_needed=*/false).get(root);
+      error != simdjson::SUCCESS) {
+    if (error == simdjson::DEPTH_ERROR) {
+      return policy::fail("request body is nested more than " +
+                          std::to_string(kMaxNestingDepth) + " levels deep");
+    }
+    return policy::fail("request body is not JSON: " +
+                        std::string(simdjson::error_message(error)));
+  }
+  try {
+    return readReview(root);
+  } catch (const ReviewError& error) {
+    return policy::fail(error.message);
+  }
 }
 
 std::string renderAdmissionReview(std::string_view api_version, const AdmissionResponse& response) {
